@@ -1,0 +1,108 @@
+"""Where data files live and how they are fetched.
+
+Follows scikit-learn's ``get_data_home`` convention: an explicit ``data_home``,
+else ``$DOS_ESTIMATORS_DATA``, else ``~/dos_estimators_data``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DATA_ENV = "DOS_ESTIMATORS_DATA"
+DEFAULT_DATA_HOME = "~/dos_estimators_data"
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """A data file with a pinned download address and checksum."""
+
+    filename: str
+    url: str
+    sha256: str
+
+
+def get_data_home(data_home: str | os.PathLike | None = None) -> Path:
+    """Return the folder that holds the data files, creating nothing.
+
+    Parameters
+    ----------
+    data_home : str or path-like, optional
+        Explicit folder. Defaults to ``$DOS_ESTIMATORS_DATA`` if set, else
+        ``~/dos_estimators_data``.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    if data_home is None:
+        data_home = os.environ.get(DATA_ENV) or DEFAULT_DATA_HOME
+    return Path(data_home).expanduser()
+
+
+def fetch_file(
+    remote: RemoteFile, data_home: str | os.PathLike | None = None, download_if_missing: bool = True
+) -> Path:
+    """Return the local path of ``remote``, downloading it if missing and allowed.
+
+    The file is checked against its sha256 whether it was found or downloaded.
+
+    Parameters
+    ----------
+    remote : RemoteFile
+    data_home : str or path-like, optional
+        See :func:`get_data_home`.
+    download_if_missing : bool, default=True
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file is absent and cannot (or may not) be downloaded.
+    ValueError
+        If the file's checksum differs from the pinned one.
+    """
+    import pooch
+
+    folder = get_data_home(data_home)
+    path = folder / remote.filename
+    where = (
+        f"Expected {path} (set `data_home` or the {DATA_ENV} environment variable to the "
+        f"folder that holds {remote.filename}; the file is published at {remote.url})."
+    )
+    if path.is_file():
+        digest = pooch.file_hash(str(path), alg="sha256")
+        if digest != remote.sha256:
+            raise ValueError(
+                f"Checksum mismatch for {path}: sha256 {digest}, expected {remote.sha256}. "
+                f"The file is corrupted or another version; delete it to download it again "
+                f"from {remote.url}, or point {DATA_ENV} at a good copy."
+            )
+        return path
+    if not download_if_missing:
+        raise FileNotFoundError(
+            f"{remote.filename} not found and download_if_missing=False. {where}"
+        )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fetched = pooch.retrieve(
+            remote.url,
+            known_hash=f"sha256:{remote.sha256}",
+            fname=remote.filename,
+            path=str(folder),
+            progressbar=False,
+        )
+    except ValueError as err:  # pooch's checksum failure
+        raise ValueError(
+            f"Downloaded {remote.filename} failed its checksum: {err}. {where}"
+        ) from err
+    except Exception as err:  # network and file-system failures
+        raise FileNotFoundError(
+            f"{remote.filename} is missing and could not be downloaded ({type(err).__name__}: "
+            f"{err}). {where}"
+        ) from err
+    return Path(fetched)

@@ -1,0 +1,42 @@
+"""Splitting crystals into training, validation and test parts."""
+
+from __future__ import annotations
+
+from sklearn.model_selection import train_test_split
+
+
+def train_valid_test_split(X, y, valid_size=0.1, test_size=0.1, random_state=None):
+    """Seeded random split into training, validation and test parts (the paper's 80/10/10).
+
+    Parameters
+    ----------
+    X : sequence
+        Samples (e.g. a list of Structures).
+    y : array-like of shape (n_samples, ...)
+    valid_size, test_size : float, default=0.1
+        Fractions of all samples.
+    random_state : int, RandomState or None
+
+    Returns
+    -------
+    X_train, X_valid, X_test, y_train, y_valid, y_test
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> parts = train_valid_test_split(list(range(10)), np.arange(10), random_state=0)
+    >>> [len(p) for p in parts]
+    [8, 1, 1, 8, 1, 1]
+    """
+    if not (0 < valid_size < 1 and 0 < test_size < 1 and valid_size + test_size < 1):
+        raise ValueError(
+            f"valid_size and test_size must be in (0, 1) and sum below 1, got {valid_size} "
+            f"and {test_size}."
+        )
+    X_rest, X_test, y_rest, y_test = train_test_split(
+        X, y, test_size=test_size, random_state=random_state
+    )
+    X_train, X_valid, y_train, y_valid = train_test_split(
+        X_rest, y_rest, test_size=valid_size / (1 - test_size), random_state=random_state
+    )
+    return X_train, X_valid, X_test, y_train, y_valid, y_test

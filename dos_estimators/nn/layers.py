@@ -1,0 +1,122 @@
+"""Small building blocks shared by every model: MLPs and crystal read-outs."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch_geometric.utils import scatter
+
+POOLINGS = ("sum", "mean")
+
+
+def mlp(in_features: int, hidden: int, out_features: int, dropout: float = 0.0) -> nn.Sequential:
+    """Two-layer perceptron ``Linear → SiLU → Dropout → Linear``."""
+    return nn.Sequential(
+        nn.Linear(in_features, hidden),
+        nn.SiLU(),
+        nn.Dropout(dropout),
+        nn.Linear(hidden, out_features),
+    )
+
+
+def pool(h: torch.Tensor, batch: torch.Tensor, n_graphs: int, pooling: str) -> torch.Tensor:
+    """Pool atom features per crystal.
+
+    Parameters
+    ----------
+    h : torch.Tensor of shape [num_nodes, F]
+    batch : torch.Tensor of shape [num_nodes]
+        Crystal index of each atom.
+    n_graphs : int
+    pooling : {"sum", "mean"}
+        ``"mean"`` keeps the crystal vector intensive (a supercell gives the
+        same vector as its primitive cell).
+
+    Returns
+    -------
+    torch.Tensor of shape [n_graphs, F]
+    """
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling={pooling!r} is not one of {POOLINGS}.")
+    return scatter(h, batch, dim=0, dim_size=n_graphs, reduce=pooling)
+
+
+def composition_statistics(x: torch.Tensor, batch: torch.Tensor, n_graphs: int) -> torch.Tensor:
+    """Magpie-style statistics of the element features of each crystal.
+
+    Mean, mean absolute deviation, minimum and maximum over the atoms, all
+    intensive (unchanged by taking a supercell).
+
+    Parameters
+    ----------
+    x : torch.Tensor of shape [num_nodes, F]
+    batch : torch.Tensor of shape [num_nodes]
+    n_graphs : int
+
+    Returns
+    -------
+    torch.Tensor of shape [n_graphs, 4 * F]
+    """
+    mean = scatter(x, batch, dim=0, dim_size=n_graphs, reduce="mean")
+    deviation = scatter((x - mean[batch]).abs(), batch, dim=0, dim_size=n_graphs, reduce="mean")
+    low = scatter(x, batch, dim=0, dim_size=n_graphs, reduce="min")
+    high = scatter(x, batch, dim=0, dim_size=n_graphs, reduce="max")
+    return torch.cat([mean, deviation, low, high], dim=-1)
+
+
+class CrystalReadout(nn.Module):
+    """Crystal vector from pooled atom embeddings and cheap crystal descriptors.
+
+    ``g = φ([pool(h) ‖ stats(x) ‖ crystal_attr])`` where ``stats`` are
+    :func:`composition_statistics` of the raw element features (optional) and
+    ``crystal_attr`` the graph's volume and density descriptors.
+
+    Parameters
+    ----------
+    hidden : int
+        Width of ``h`` and of the output.
+    in_features : int
+        Width of the element features ``x``.
+    n_crystal_attr : int
+        Width of ``crystal_attr``.
+    pooling : {"sum", "mean"}
+    composition_stats : bool, default=True
+    dropout : float, default=0.0
+    """
+
+    def __init__(
+        self,
+        hidden: int,
+        in_features: int,
+        n_crystal_attr: int,
+        pooling: str = "mean",
+        composition_stats: bool = True,
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling={pooling!r} is not one of {POOLINGS}.")
+        self.pooling = pooling
+        self.composition_stats = composition_stats
+        width = hidden + n_crystal_attr + (4 * in_features if composition_stats else 0)
+        self.mlp = mlp(width, hidden, hidden, dropout=dropout)
+
+    def forward(self, h, x, batch, crystal_attr):
+        """Crystal vectors.
+
+        Parameters
+        ----------
+        h : torch.Tensor of shape [num_nodes, hidden]
+        x : torch.Tensor of shape [num_nodes, in_features]
+        batch : torch.Tensor of shape [num_nodes]
+        crystal_attr : torch.Tensor of shape [n_graphs, n_crystal_attr]
+
+        Returns
+        -------
+        torch.Tensor of shape [n_graphs, hidden]
+        """
+        n_graphs = crystal_attr.size(0)
+        parts = [pool(h, batch, n_graphs, self.pooling), crystal_attr]
+        if self.composition_stats:
+            parts.append(composition_statistics(x, batch, n_graphs))
+        return self.mlp(torch.cat(parts, dim=-1))

@@ -1,0 +1,227 @@
+"""Input checking and conversion for crystal structures.
+
+Public estimators take pymatgen ``Structure`` or ASE ``Atoms``; this module turns
+them into ordered ``Structure`` objects once, and derives crystal system and species count.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+import numpy as np
+from pymatgen.core import Structure
+
+CRYSTAL_SYSTEMS = (
+    "cubic",
+    "hexagonal",
+    "tetragonal",
+    "trigonal",
+    "orthorhombic",
+    "monoclinic",
+    "triclinic",
+)
+"""The seven crystal systems, in the order used for prompt indices."""
+
+DEFAULT_SYMPREC = 0.1
+
+
+def as_structure(obj, index: int | None = None) -> Structure:
+    """Return ``obj`` as an ordered pymatgen ``Structure``.
+
+    Parameters
+    ----------
+    obj : pymatgen.core.Structure or ase.Atoms
+        The crystal. ASE ``Atoms`` must be periodic in three dimensions.
+    index : int, optional
+        Position of ``obj`` in the caller's input, used in error messages.
+
+    Returns
+    -------
+    pymatgen.core.Structure
+
+    Raises
+    ------
+    ValueError
+        If ``obj`` is neither a Structure nor an Atoms, has no sites, is not
+        periodic, or has a disordered (partially occupied) site.
+    """
+    where = "" if index is None else f"Sample {index}: "
+    if isinstance(obj, Structure):
+        structure = obj
+    elif _is_ase_atoms(obj):
+        if not all(obj.pbc):
+            raise ValueError(
+                f"{where}ASE Atoms must be periodic in all three directions, "
+                f"got pbc={list(obj.pbc)}."
+            )
+        from pymatgen.io.ase import AseAtomsAdaptor
+
+        structure = AseAtomsAdaptor.get_structure(obj)
+    else:
+        raise ValueError(
+            f"{where}expected a pymatgen Structure or an ASE Atoms, got {type(obj).__name__}."
+        )
+    if len(structure) == 0:
+        raise ValueError(f"{where}the structure has no sites.")
+    if not structure.is_ordered:
+        bad = next(i for i, site in enumerate(structure) if not site.is_ordered)
+        raise ValueError(
+            f"{where}site {bad} is disordered (partial occupancy {site_species(structure[bad])}); "
+            "only ordered structures are supported."
+        )
+    return structure
+
+
+def check_structures(X) -> list[Structure]:
+    """Validate a collection of crystals and return a list of ``Structure``.
+
+    Parameters
+    ----------
+    X : sequence of pymatgen.core.Structure or ase.Atoms
+        The input samples.
+
+    Returns
+    -------
+    list of pymatgen.core.Structure
+
+    Raises
+    ------
+    ValueError
+        If ``X`` is empty, is a single structure instead of a sequence, or any
+        sample is invalid (the message names its index).
+    """
+    if isinstance(X, Structure) or _is_ase_atoms(X):
+        raise ValueError(
+            "Expected a sequence of structures, got a single "
+            f"{type(X).__name__}; wrap it in a list."
+        )
+    if isinstance(X, (str, bytes)) or not isinstance(X, (Sequence, np.ndarray)):
+        try:
+            X = list(X)
+        except TypeError:
+            raise ValueError(
+                f"Expected a sequence of structures, got {type(X).__name__}."
+            ) from None
+    if len(X) == 0:
+        raise ValueError("Expected at least one structure, got an empty sequence.")
+    return [as_structure(obj, index=i) for i, obj in enumerate(X)]
+
+
+def site_species(site) -> str:
+    """Readable species string of a site, e.g. ``'Fe:0.5, Co:0.5'``."""
+    return ", ".join(f"{sp}:{occ:g}" for sp, occ in site.species.items())
+
+
+def _is_ase_atoms(obj) -> bool:
+    try:
+        from ase import Atoms
+    except ImportError:  # pragma: no cover - ase is a dependency
+        return False
+    return isinstance(obj, Atoms)
+
+
+def n_species(structure: Structure) -> int:
+    """Number of distinct elements in a structure."""
+    return len(structure.composition.elements)
+
+
+def structure_key(structure: Structure) -> bytes:
+    """A digest that identifies a structure's lattice, species and positions.
+
+    Used to compute the crystal system once per distinct structure.
+    """
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(np.ascontiguousarray(structure.lattice.matrix, dtype=np.float64).tobytes())
+    digest.update(np.asarray(structure.atomic_numbers, dtype=np.int64).tobytes())
+    digest.update(np.ascontiguousarray(structure.frac_coords, dtype=np.float64).tobytes())
+    return digest.digest()
+
+
+def crystal_system(structure: Structure, symprec: float = DEFAULT_SYMPREC) -> str:
+    """Crystal system of a structure, one of :data:`CRYSTAL_SYSTEMS`.
+
+    Symmetry is found with spglib through pymatgen's ``SpacegroupAnalyzer``.
+    Results are cached per distinct structure (lattice, species and positions),
+    so repeated calls on the same crystal cost a hash, not a symmetry search.
+
+    Parameters
+    ----------
+    structure : pymatgen.core.Structure
+    symprec : float, default=0.1
+        Distance tolerance in Å for symmetry finding.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from pymatgen.core import Lattice, Structure
+    >>> nacl = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"],
+    ...                                  [[0, 0, 0], [0.5, 0.5, 0.5]])
+    >>> crystal_system(nacl)
+    'cubic'
+    """
+    return _crystal_system_cached(structure_key(structure), float(symprec), structure)
+
+
+_SYSTEM_CACHE: dict[tuple[bytes, float], str] = {}
+_SYSTEM_CACHE_MAX = 200_000
+
+
+def clear_crystal_system_cache() -> None:
+    """Forget cached crystal systems (to time the symmetry search, for instance)."""
+    _SYSTEM_CACHE.clear()
+
+
+def _crystal_system_cached(key: bytes, symprec: float, structure: Structure) -> str:
+    cached = _SYSTEM_CACHE.get((key, symprec))
+    if cached is not None:
+        return cached
+    system = _find_crystal_system(structure, symprec)
+    if len(_SYSTEM_CACHE) >= _SYSTEM_CACHE_MAX:
+        _SYSTEM_CACHE.clear()
+    _SYSTEM_CACHE[(key, symprec)] = system
+    return system
+
+
+def _find_crystal_system(structure: Structure, symprec: float) -> str:
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    return SpacegroupAnalyzer(structure, symprec=symprec).get_crystal_system()
+
+
+def crystal_systems(
+    structures: Sequence[Structure], symprec: float = DEFAULT_SYMPREC, n_jobs: int | None = None
+) -> list[str]:
+    """Crystal systems of many structures, computed once each and in parallel if asked.
+
+    Parameters
+    ----------
+    structures : sequence of pymatgen.core.Structure
+    symprec : float, default=0.1
+    n_jobs : int, optional
+        Processes for the structures not yet cached (joblib convention; ``None``
+        means one). Parallelism pays off from a few hundred new structures.
+
+    Returns
+    -------
+    list of str
+        One of :data:`CRYSTAL_SYSTEMS` per structure.
+    """
+    symprec = float(symprec)
+    keys = [structure_key(s) for s in structures]
+    missing = [i for i, key in enumerate(keys) if (key, symprec) not in _SYSTEM_CACHE]
+    if missing and n_jobs not in (None, 1) and len(missing) > 1:
+        from joblib import Parallel, delayed
+
+        found = Parallel(n_jobs=n_jobs)(
+            delayed(_find_crystal_system)(structures[i], symprec) for i in missing
+        )
+        for i, system in zip(missing, found, strict=True):
+            _SYSTEM_CACHE[(keys[i], symprec)] = system
+    return [
+        _crystal_system_cached(key, symprec, structure)
+        for key, structure in zip(keys, structures, strict=True)
+    ]

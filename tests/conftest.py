@@ -1,0 +1,83 @@
+"""Small crystals built in code, and the location of the shared data sets."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pymatgen.core import Lattice, Structure
+
+from dos_estimators.datasets import DATA_ENV
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def rock_salt(a: float = 5.64, species=("Na", "Cl")) -> Structure:
+    """Primitive rock-salt cell (2 atoms)."""
+    conventional = Structure.from_spacegroup(
+        "Fm-3m", Lattice.cubic(a), list(species), [[0, 0, 0], [0.5, 0.5, 0.5]]
+    )
+    return conventional.get_primitive_structure()
+
+
+def diamond(a: float = 3.57, species: str = "C") -> Structure:
+    """Primitive diamond cell (2 atoms)."""
+    conventional = Structure.from_spacegroup("Fd-3m", Lattice.cubic(a), [species], [[0, 0, 0]])
+    return conventional.get_primitive_structure()
+
+
+def wurtzite(a: float = 3.25, c: float = 5.21) -> Structure:
+    """Hexagonal ZnO-like cell (4 atoms)."""
+    return Structure.from_spacegroup(
+        "P6_3mc", Lattice.hexagonal(a, c), ["Zn", "O"], [[1 / 3, 2 / 3, 0], [1 / 3, 2 / 3, 0.38]]
+    )
+
+
+def isolated_atom_cell() -> Structure:
+    """A 3-atom cell whose third atom has no neighbour within 5 Å."""
+    lattice = Lattice.orthorhombic(14.0, 14.0, 14.0)
+    return Structure(lattice, ["Si", "Si", "O"], [[0, 0, 0], [0.17, 0, 0], [0.5, 0.5, 0.5]])
+
+
+def tiny_dataset(n_energies: int = 12, seed: int = 0):
+    """Eight small crystals of different systems and atom counts, with smooth fake DOS."""
+    structures = [
+        rock_salt(5.64),
+        rock_salt(5.0, ("Mg", "O")),
+        diamond(3.57),
+        diamond(5.43, "Si"),
+        wurtzite(),
+        isolated_atom_cell(),
+        Structure(
+            Lattice.tetragonal(4.0, 6.0),
+            ["Ti", "O", "O"],
+            [[0, 0, 0], [0.3, 0.3, 0], [0.7, 0.7, 0]],
+        ),
+        Structure(
+            Lattice.monoclinic(5.0, 6.0, 7.0, 100), ["Ca", "S"], [[0, 0, 0], [0.4, 0.3, 0.2]]
+        ),
+    ]
+    rng = np.random.default_rng(seed)
+    grid = np.linspace(0, 1, n_energies)
+    centres = rng.uniform(0.2, 0.8, len(structures))
+    y = np.exp(-(((grid[None] - centres[:, None]) / 0.15) ** 2))
+    return structures, y / y.max(axis=1, keepdims=True)
+
+
+@pytest.fixture
+def small_data():
+    return tiny_dataset()
+
+
+@pytest.fixture(scope="session")
+def shared_data_home():
+    """Folder holding the shared data sets; skips the test when it is absent."""
+    for candidate in (os.environ.get(DATA_ENV), SHARED_DATA):
+        if candidate and (Path(candidate) / "phonon_dos_e3nn.csv").is_file():
+            return Path(candidate)
+    pytest.skip(
+        f"phonon_dos_e3nn.csv not found: set {DATA_ENV} to the folder of the shared data sets "
+        f"(CI uses ../shared/data)."
+    )
