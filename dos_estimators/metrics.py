@@ -110,16 +110,40 @@ def get_scorer(name: str):
 
 
 def _register_scorers() -> None:
-    # scikit-learn resolves ``scoring="name"`` through its private registry; adding
-    # ours there lets ``cross_val_score(..., scoring="dos_neg_mse")`` work.
+    """Make ``scoring="dos_neg_mse"`` (and the other names) work in scikit-learn.
+
+    scikit-learn resolves scorer names through a private registry, and checks
+    ``scoring=`` strings against the names that registry held when each of its
+    modules was imported. Adding ours to the registry covers modules imported
+    later; for those already imported, the sets of allowed names are extended.
+    """
+    import sys
+
     try:
         from sklearn.metrics import _scorer
-    except ImportError:  # pragma: no cover
+        from sklearn.utils._param_validation import StrOptions
+    except ImportError:  # pragma: no cover - private layout of another version
         return
     registry = getattr(_scorer, "_SCORERS", None)
-    if isinstance(registry, dict):
-        for name, scorer in SCORERS.items():
-            registry.setdefault(name, scorer)
+    if not isinstance(registry, dict):  # pragma: no cover
+        return
+    for name, scorer in SCORERS.items():
+        registry.setdefault(name, scorer)
+    for module_name, module in list(sys.modules.items()):
+        if not module_name.startswith("sklearn.") or module is None:
+            continue
+        for obj in list(vars(module).values()):
+            target = getattr(obj, "__wrapped__", obj)
+            constraints = getattr(target, "_skl_parameter_constraints", None)
+            if constraints is None and isinstance(obj, type):
+                constraints = obj.__dict__.get("_parameter_constraints")
+            if not isinstance(constraints, dict):
+                continue
+            for options in constraints.values():
+                for option in options if isinstance(options, list) else ():
+                    names = option.options if isinstance(option, StrOptions) else ()
+                    if "neg_mean_squared_error" in names:
+                        option.options.update(SCORERS)
 
 
 _register_scorers()

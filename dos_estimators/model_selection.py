@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from sklearn.model_selection import train_test_split
 
 
@@ -33,10 +35,20 @@ def train_valid_test_split(X, y, valid_size=0.1, test_size=0.1, random_state=Non
             f"valid_size and test_size must be in (0, 1) and sum below 1, got {valid_size} "
             f"and {test_size}."
         )
+    n_samples = len(X)
+    # Whole counts from the total, so that sizes are fractions of all samples
+    # (test rounded up as scikit-learn does, validation to the nearest sample).
+    n_test = math.ceil(round(test_size * n_samples, 9))
+    n_valid = round(valid_size * n_samples)
+    if n_test < 1 or n_valid < 1 or n_samples - n_test - n_valid < 1:
+        raise ValueError(
+            f"{n_samples} samples cannot be split into training, validation ({valid_size}) "
+            f"and test ({test_size}) parts that are all non-empty."
+        )
     X_rest, X_test, y_rest, y_test = train_test_split(
-        X, y, test_size=test_size, random_state=random_state
+        X, y, test_size=n_test, random_state=random_state
     )
     X_train, X_valid, y_train, y_valid = train_test_split(
-        X_rest, y_rest, test_size=valid_size / (1 - test_size), random_state=random_state
+        X_rest, y_rest, test_size=n_valid, random_state=random_state
     )
     return X_train, X_valid, X_test, y_train, y_valid, y_test
