@@ -1,0 +1,600 @@
+"""Tests of ``DOSTransformerRegressor``: the scikit-learn contract, invariances and errors.
+
+Every model here is tiny (16 wide, one layer of each kind, a few epochs) and
+trains on :func:`conftest.tiny_dataset`, so the whole file runs in well under
+a minute on two CPU cores.
+"""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from conftest import diamond, isolated_atom_cell, rock_salt, tiny_dataset, wurtzite
+from pymatgen.core import Element, Lattice, Structure
+from pymatgen.io.ase import AseAtomsAdaptor
+from scipy.spatial.transform import Rotation
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from dos_estimators import DOSTransformerRegressor
+from dos_estimators.features import element_table
+from dos_estimators.metrics import mse, r2
+from dos_estimators.nn import DOSTransformerLoss
+from dos_estimators.structures import CRYSTAL_SYSTEMS, crystal_systems
+
+TINY = dict(
+    hidden=16,
+    n_heads=2,
+    n_gnn_layers=1,
+    n_cross_layers=1,
+    n_self_layers=1,
+    n_cross_layers_out=1,
+    max_epochs=3,
+    batch_size=4,
+    random_state=0,
+)
+
+EXPECTED_PARAMS = {
+    "hidden",
+    "n_heads",
+    "n_gnn_layers",
+    "n_cross_layers",
+    "n_self_layers",
+    "n_cross_layers_out",
+    "dropout",
+    "beta",
+    "cutoff",
+    "node_features",
+    "pooling",
+    "lr",
+    "weight_decay",
+    "batch_size",
+    "max_epochs",
+    "patience",
+    "validation_fraction",
+    "device",
+    "random_state",
+    "verbose",
+}
+
+
+def tiny(**overrides) -> DOSTransformerRegressor:
+    """A DOSTransformerRegressor small enough to train in a fraction of a second."""
+    return DOSTransformerRegressor(**{**TINY, **overrides})
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    # Tiny models gain nothing from intra-op threads, and on a busy two-core
+    # machine thread oversubscription makes them many times slower.
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return tiny_dataset()
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    X, y = data
+    return tiny().fit(X, y)
+
+
+def rotated(structure: Structure, matrix: np.ndarray) -> Structure:
+    """The same crystal with its Cartesian frame rotated by ``matrix``."""
+    return Structure(
+        structure.lattice.matrix @ matrix.T,
+        structure.species,
+        structure.cart_coords @ matrix.T,
+        coords_are_cartesian=True,
+    )
+
+
+def passthrough(X):
+    return X
+
+
+# -- 1. shapes, output type, any grid length, score --------------------------------------
+
+
+def test_fit_predict_shape_and_values(fitted, data):
+    X, y = data
+    prediction = fitted.predict(X)
+    assert isinstance(prediction, np.ndarray)
+    assert prediction.shape == y.shape == (8, 12)
+    assert prediction.dtype.kind == "f"
+    assert np.isfinite(prediction).all()
+    assert (prediction >= 0).all()
+    assert fitted.n_energies_ == 12
+    assert 1 <= fitted.n_epochs_ <= TINY["max_epochs"]
+    assert fitted.n_features_in_ == element_table("magpie").n_features
+
+
+def test_fit_returns_self(data):
+    X, y = data
+    model = tiny(max_epochs=1)
+    assert model.fit(X, y) is model
+
+
+def test_any_grid_length():
+    X, y = tiny_dataset(n_energies=201)
+    model = tiny().fit(X, y)
+    prediction = model.predict(X)
+    assert model.n_energies_ == 201
+    assert prediction.shape == (8, 201)
+    assert (prediction >= 0).all()
+    assert model.predict(X[:3]).shape == (3, 201)
+
+
+def test_score_is_flattened_r2(fitted, data):
+    X, y = data
+    score = fitted.score(X, y)
+    assert isinstance(score, float)
+    assert score == pytest.approx(r2(y, fitted.predict(X)), rel=1e-12, abs=1e-12)
+
+
+def test_units_of_y_do_not_matter(fitted, data):
+    # One global scale normalises the targets, so multiplying y scales the predictions.
+    X, y = data
+    scaled = tiny().fit(X, 1000.0 * y)
+    np.testing.assert_allclose(scaled.predict(X), 1000.0 * fitted.predict(X), rtol=1e-3, atol=1e-3)
+
+
+# -- 2. ASE input ------------------------------------------------------------------------
+
+
+def test_ase_atoms_input_matches_structures(fitted, data):
+    X, _ = data
+    atoms = [AseAtomsAdaptor.get_atoms(s) for s in X]
+    np.testing.assert_allclose(fitted.predict(atoms), fitted.predict(X), atol=1e-5, rtol=0)
+    # Mixed sequences are fine too.
+    mixed = [atoms[i] if i % 2 else X[i] for i in range(len(X))]
+    np.testing.assert_allclose(fitted.predict(mixed), fitted.predict(X), atol=1e-5, rtol=0)
+
+
+def test_fit_on_ase_atoms_matches_fit_on_structures(fitted, data):
+    X, y = data
+    model = tiny().fit([AseAtomsAdaptor.get_atoms(s) for s in X], y)
+    np.testing.assert_allclose(model.predict(X), fitted.predict(X), atol=1e-5, rtol=0)
+
+
+# -- 3. batch invariance -----------------------------------------------------------------
+
+
+def _assert_batch_invariant(model, X):
+    together = model.predict(X)
+    one_by_one = np.vstack([model.predict([s]) for s in X])
+    np.testing.assert_allclose(together, one_by_one, atol=1e-5, rtol=0)
+    reverse = model.predict(X[::-1])[::-1]
+    np.testing.assert_allclose(together, reverse, atol=1e-5, rtol=0)
+
+
+def test_batch_invariance(fitted, data):
+    _assert_batch_invariant(fitted, data[0])
+
+
+def test_batch_invariance_after_training_with_batch_size_3(data):
+    X, y = data
+    model = tiny(batch_size=3).fit(X, y)
+    _assert_batch_invariant(model, X)
+
+
+# -- 4. rotation and site order ----------------------------------------------------------
+
+
+def test_rotation_invariance(fitted, data):
+    X, _ = data
+    matrix = Rotation.from_euler("zyx", [37.0, -52.0, 114.0], degrees=True).as_matrix()
+    turned = [rotated(s, matrix) for s in X]
+    # The rotation really moved the atoms.
+    assert not np.allclose(turned[0].cart_coords, X[0].cart_coords)
+    assert not np.allclose(turned[0].lattice.matrix, X[0].lattice.matrix)
+    np.testing.assert_allclose(fitted.predict(turned), fitted.predict(X), atol=1e-5, rtol=0)
+
+
+def test_site_order_invariance(fitted, data):
+    X, _ = data
+    rng = np.random.default_rng(1)
+    shuffled = []
+    for s in X:
+        order = rng.permutation(len(s))
+        if np.array_equal(order, np.arange(len(s))):
+            order = np.roll(order, 1)
+        shuffled.append(Structure.from_sites([s[i] for i in order]))
+    assert [str(site.specie) for site in shuffled[0]] != [str(site.specie) for site in X[0]]
+    np.testing.assert_allclose(fitted.predict(shuffled), fitted.predict(X), atol=1e-5, rtol=0)
+
+
+# -- 5. pooling and supercells -----------------------------------------------------------
+
+
+def test_mean_pooling_supercell_equals_primitive(fitted, data):
+    X, _ = data
+    assert fitted.pooling == "mean"
+    supercells = [s * (2, 1, 2) for s in X]
+    assert all(len(big) == 4 * len(s) for big, s in zip(supercells, X, strict=True))
+    np.testing.assert_allclose(fitted.predict(supercells), fitted.predict(X), atol=1e-4, rtol=0)
+
+
+def test_sum_pooling_is_extensive(data):
+    X, y = data
+    model = tiny(pooling="sum").fit(X, y)
+    supercells = [s * (2, 1, 2) for s in X]
+    difference = np.abs(model.predict(supercells) - model.predict(X)).max(axis=1)
+    assert difference.max() > 1e-4
+
+
+# -- 6. determinism ----------------------------------------------------------------------
+
+
+def test_same_random_state_gives_identical_predictions(fitted, data):
+    X, y = data
+    again = tiny().fit(X, y)
+    assert np.array_equal(again.predict(X), fitted.predict(X))
+
+
+def test_different_random_state_gives_different_predictions(fitted, data):
+    X, y = data
+    other = tiny(random_state=1).fit(X, y)
+    assert not np.allclose(other.predict(X), fitted.predict(X), atol=1e-6)
+
+
+def test_global_torch_seed_does_not_matter(fitted, data):
+    X, y = data
+    torch.manual_seed(12345)
+    again = tiny().fit(X, y)
+    assert np.array_equal(again.predict(X), fitted.predict(X))
+
+
+def test_random_state_instance_is_accepted(data):
+    X, y = data
+    first = tiny(random_state=np.random.RandomState(3)).fit(X, y)
+    second = tiny(random_state=np.random.RandomState(3)).fit(X, y)
+    assert np.array_equal(first.predict(X), second.predict(X))
+
+
+# -- 7. pickling -------------------------------------------------------------------------
+
+
+def test_pickle_round_trip(fitted, data):
+    X, _ = data
+    restored = pickle.loads(pickle.dumps(fitted))
+    assert np.array_equal(restored.predict(X), fitted.predict(X))
+    assert restored.crystal_systems_ == fitted.crystal_systems_
+    assert restored.n_energies_ == fitted.n_energies_
+
+
+# -- 8. scikit-learn parameter contract --------------------------------------------------
+
+
+def test_get_params_lists_the_hyperparameters():
+    params = tiny().get_params()
+    assert EXPECTED_PARAMS <= set(params)
+    assert params["hidden"] == 16 and params["random_state"] == 0
+    defaults = DOSTransformerRegressor().get_params()
+    assert defaults["pooling"] == "mean"
+    assert defaults["validation_fraction"] == 0.1
+
+
+def test_clone_is_unfitted_with_equal_params(fitted):
+    copy = clone(fitted)
+    assert copy is not fitted
+    assert copy.get_params() == fitted.get_params()
+    assert not hasattr(copy, "net_")
+    with pytest.raises(NotFittedError):
+        copy.predict([rock_salt()])
+
+
+def test_set_params():
+    model = tiny()
+    assert model.set_params(hidden=8, pooling="sum", beta=0.25) is model
+    params = model.get_params()
+    assert (params["hidden"], params["pooling"], params["beta"]) == (8, "sum", 0.25)
+    with pytest.raises(ValueError):
+        model.set_params(not_a_parameter=1)
+
+
+def test_criterion_uses_beta(data):
+    X, y = data
+    model = tiny(beta=0.25, max_epochs=1).fit(X, y)
+    assert isinstance(model.net_.criterion_, DOSTransformerLoss)
+    assert model.net_.criterion_.beta == 0.25
+
+
+# -- 9. not fitted -----------------------------------------------------------------------
+
+
+def test_predict_before_fit_raises():
+    with pytest.raises(NotFittedError):
+        tiny().predict([rock_salt()])
+    with pytest.raises(NotFittedError):
+        tiny().score([rock_salt()], np.ones((1, 12)))
+
+
+# -- 10. input errors --------------------------------------------------------------------
+
+
+def _bad_y(kind, y):
+    y = y.copy()
+    if kind == "nan":
+        y[3, 4] = np.nan
+    elif kind == "inf":
+        y[3, 4] = np.inf
+    elif kind == "negative":
+        y[3, 4] = -0.5
+    elif kind == "ragged":
+        y = [list(row) for row in y]
+        y[5] = y[5][:-2]
+    elif kind == "rows":
+        y = y[:-1]
+    elif kind == "1d":
+        y = y[:, 0]
+    return y
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("nan", r"NaN or infinite.*row 3"),
+        ("inf", r"NaN or infinite.*row 3"),
+        ("negative", r"negative.*row 3"),
+        ("ragged", r"rectangular"),
+        ("rows", r"8 structures but y has 7 rows"),
+        ("1d", r"shape \(n_samples, n_energies\)"),
+    ],
+)
+def test_fit_rejects_bad_y(data, kind, message):
+    X, y = data
+    with pytest.raises(ValueError, match=message):
+        tiny().fit(X, _bad_y(kind, y))
+
+
+def test_fit_rejects_empty_X():
+    with pytest.raises(ValueError, match="empty"):
+        tiny().fit([], np.empty((0, 12)))
+
+
+def test_fit_names_index_of_non_structure(data):
+    X, y = data
+    X = list(X)
+    X[2] = "not a crystal"
+    with pytest.raises(ValueError, match=r"Sample 2\b.*str"):
+        tiny().fit(X, y)
+
+
+def test_predict_names_index_of_non_structure(fitted, data):
+    X = list(data[0][:4])
+    X[2] = np.zeros((2, 3))
+    with pytest.raises(ValueError, match=r"Sample 2\b"):
+        fitted.predict(X)
+
+
+def test_fit_rejects_disordered_structure(data):
+    X, y = data
+    disordered = Structure(
+        Lattice.cubic(4.0), [{"Na": 0.5, "K": 0.5}, "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]
+    )
+    with pytest.raises(ValueError, match=r"Sample 1\b.*disordered"):
+        tiny().fit([X[0], disordered, *X[2:]], y)
+
+
+def test_element_outside_node_feature_table(fitted, data):
+    X, y = data
+    table = element_table("megnet")
+    americium = Element("Am").Z
+    assert not table.supported[americium] and element_table("magpie").supported[americium]
+    bad = rock_salt(5.0, ("Am", "O"))
+    with pytest.raises(ValueError, match=r"Sample 3\b.*Am.*megnet"):
+        tiny(node_features="megnet").fit([*X[:3], bad, *X[4:]], y)
+    # The same crystal is fine with a table that covers americium.
+    assert fitted.predict([bad]).shape == (1, 12)
+
+
+def test_score_rejects_other_grid(fitted, data):
+    X, y = data
+    with pytest.raises(ValueError, match="grid"):
+        fitted.score(X, y[:, :6])
+
+
+def test_unknown_node_features(data):
+    X, y = data
+    with pytest.raises(ValueError, match="not_a_table"):
+        tiny(node_features="not_a_table").fit(X, y)
+
+
+def test_unknown_pooling(data):
+    X, y = data
+    with pytest.raises(ValueError, match="pooling"):
+        tiny(pooling="max").fit(X, y)
+
+
+def test_single_structure_instead_of_sequence(fitted):
+    with pytest.raises(ValueError, match="wrap it in a list"):
+        fitted.predict(rock_salt())
+
+
+# -- 11. scikit-learn tools --------------------------------------------------------------
+
+
+def test_pipeline(fitted, data):
+    X, y = data
+    pipeline = Pipeline([("identity", FunctionTransformer(passthrough)), ("dos", tiny())])
+    pipeline.fit(X, y)
+    # Same parameters and seed as the standalone model: same predictions.
+    assert np.array_equal(pipeline.predict(X), fitted.predict(X))
+    assert pipeline.score(X, y) == pytest.approx(fitted.score(X, y))
+
+
+def test_cross_val_score_matches_manual_folds(data):
+    X, y = data
+    cv = KFold(2)
+    manual = []
+    for train, test in cv.split(X):
+        model = tiny().fit([X[i] for i in train], y[train])
+        manual.append((y[test], model.predict([X[i] for i in test])))
+    default = cross_val_score(tiny(), X, y, cv=cv)
+    neg_mse = cross_val_score(tiny(), X, y, cv=cv, scoring="dos_neg_mse")
+    assert default.shape == neg_mse.shape == (2,)
+    np.testing.assert_allclose(default, [r2(t, p) for t, p in manual], rtol=1e-10)
+    np.testing.assert_allclose(neg_mse, [-mse(t, p) for t, p in manual], rtol=1e-10)
+    assert (neg_mse < 0).all()
+
+
+def test_grid_search(data):
+    X, y = data
+    search = GridSearchCV(tiny(), {"hidden": [8, 16]}, cv=2).fit(X, y)
+    assert search.best_params_["hidden"] in (8, 16)
+    assert len(search.cv_results_["params"]) == 2
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+    assert search.best_estimator_.hidden == search.best_params_["hidden"]
+    assert search.best_estimator_.predict(X).shape == (8, 12)
+    assert search.predict(X[:2]).shape == (2, 12)
+
+
+# -- 12. crystal systems and prompts -----------------------------------------------------
+
+
+def test_crystal_systems_of_training_set(fitted, data):
+    X, _ = data
+    expected = set(crystal_systems(X))
+    assert len(fitted.crystal_systems_) == len(set(fitted.crystal_systems_))
+    assert set(fitted.crystal_systems_) == expected
+    module = fitted.net_.module_
+    assert module.trained_systems.tolist() == [s in expected for s in CRYSTAL_SYSTEMS]
+
+
+def test_unseen_system_gets_mean_of_trained_prompts(fitted):
+    module = fitted.net_.module_
+    trained = torch.tensor([s in fitted.crystal_systems_ for s in CRYSTAL_SYSTEMS])
+    assert 1 < int(trained.sum()) < len(CRYSTAL_SYSTEMS)
+    weight = module.system_prompts.weight.detach()
+    unseen = [i for i, s in enumerate(CRYSTAL_SYSTEMS) if s not in fitted.crystal_systems_]
+    seen = [i for i, s in enumerate(CRYSTAL_SYSTEMS) if s in fitted.crystal_systems_]
+    with torch.no_grad():
+        for index in unseen:
+            prompt = module.prompts(torch.tensor([index]))
+            assert prompt.shape == (1, weight.shape[1])
+            torch.testing.assert_close(prompt[0], weight[trained].mean(0))
+            assert not torch.allclose(prompt[0], weight[index])
+        prompts = module.prompts(torch.tensor(seen))
+        torch.testing.assert_close(prompts, weight[seen])
+
+
+def test_model_trained_on_cubic_predicts_hexagonal(data):
+    X, y = data
+    cubic = [rock_salt(5.64), rock_salt(5.0, ("Mg", "O")), diamond(3.57), diamond(5.43, "Si")]
+    assert set(crystal_systems(cubic)) == {"cubic"}
+    model = tiny().fit(cubic, y[:4])
+    assert model.crystal_systems_ == ["cubic"]
+    hexagonal = wurtzite()
+    assert crystal_systems([hexagonal]) == ["hexagonal"]
+    prediction = model.predict([hexagonal, isolated_atom_cell()])
+    assert prediction.shape == (2, 12)
+    assert np.isfinite(prediction).all() and (prediction >= 0).all()
+
+    module = model.net_.module_
+    weight = module.system_prompts.weight.detach()
+    trained = torch.tensor([s in model.crystal_systems_ for s in CRYSTAL_SYSTEMS])
+    index = CRYSTAL_SYSTEMS.index("hexagonal")
+    with torch.no_grad():
+        prompt = module.prompts(torch.tensor([index]))
+    torch.testing.assert_close(prompt[0], weight[trained].mean(0))
+    assert not torch.allclose(prompt[0], weight[index])
+
+
+# -- 13. training and explicit validation sets -------------------------------------------
+
+
+def test_training_reduces_loss(data):
+    X, y = data
+    model = tiny(max_epochs=30, patience=None).fit(X, y)
+    history = model.net_.history
+    assert model.n_epochs_ == len(history) == 30
+    assert history[-1, "train_loss"] < history[0, "train_loss"]
+
+
+def test_explicit_validation_set(data):
+    X, y = data
+    X_valid, y_valid = [rock_salt(5.3), wurtzite(3.1, 5.0)], y[:2]
+    model = tiny().fit(X, y, X_valid=X_valid, y_valid=y_valid)
+    history = model.net_.history
+    assert all(np.isfinite(row["valid_loss"]) for row in history)
+    # Every training sample is used for training, the explicit set for validation.
+    last = history[-1]["batches"]
+    assert sum(b["train_batch_size"] for b in last if "train_batch_size" in b) == len(X)
+    assert sum(b["valid_batch_size"] for b in last if "valid_batch_size" in b) == 2
+    assert model.predict(X).shape == (8, 12)
+
+
+def test_validation_set_not_pickled(data):
+    X, y = data
+    model = tiny(max_epochs=1).fit(X, y, X_valid=X[:2], y_valid=y[:2])
+    assert model.net_.train_split is None
+
+
+def test_x_valid_without_y_valid(data):
+    X, y = data
+    with pytest.raises(ValueError, match="X_valid and y_valid"):
+        tiny().fit(X, y, X_valid=X[:2])
+    with pytest.raises(ValueError, match="X_valid and y_valid"):
+        tiny().fit(X, y, y_valid=y[:2])
+
+
+def test_y_valid_on_other_grid(data):
+    X, y = data
+    with pytest.raises(ValueError, match="y_valid"):
+        tiny().fit(X, y, X_valid=X[:2], y_valid=y[:2, :6])
+
+
+# -- 14. no validation split -------------------------------------------------------------
+
+
+def test_without_validation_split_early_stopping_uses_train_loss(data):
+    X, y = data
+    # One batch per epoch and a learning rate so small that the training loss cannot
+    # improve by the early-stopping threshold: training must stop after `patience` epochs.
+    model = tiny(validation_fraction=None, max_epochs=20, patience=2, lr=1e-9, batch_size=8)
+    model.fit(X, y)
+    history = model.net_.history
+    assert all("valid_loss" not in row for row in history)
+    last = history[-1]["batches"]
+    assert sum(b["train_batch_size"] for b in last if "train_batch_size" in b) == len(X)
+    assert dict(model.net_.callbacks_)["early_stopping"].monitor == "train_loss"
+    assert model.n_epochs_ <= 5
+    assert model.predict(X).shape == (8, 12)
+
+
+def test_without_validation_split_trains_all_epochs_without_patience(data):
+    X, y = data
+    model = tiny(validation_fraction=None, patience=None, max_epochs=2).fit(X, y)
+    assert model.n_epochs_ == 2
+    assert "early_stopping" not in dict(model.net_.callbacks_)
+    assert all("valid_loss" not in row for row in model.net_.history)
+
+
+# -- 15. loss ----------------------------------------------------------------------------
+
+
+def test_loss_of_pair_and_single_prediction():
+    generator = torch.Generator().manual_seed(0)
+    target = torch.rand(5, 12, generator=generator)
+    system = torch.rand(5, 12, generator=generator)
+    global_ = torch.rand(5, 12, generator=generator)
+
+    def rmse(prediction):
+        return torch.sqrt(torch.mean((prediction - target) ** 2))
+
+    loss = DOSTransformerLoss(beta=0.5)
+    torch.testing.assert_close(loss((system, global_), target), rmse(global_) + 0.5 * rmse(system))
+    torch.testing.assert_close(loss([system, global_], target), rmse(global_) + 0.5 * rmse(system))
+    torch.testing.assert_close(loss(system, target), rmse(system))
+    # The two paths are not interchangeable when beta != 1.
+    assert not torch.isclose(loss((system, global_), target), loss((global_, system), target))
