@@ -80,7 +80,7 @@ def plot_examples(energies, y_true, y_pred, unit, path, n=6):
         ax.plot(energies, y_pred[i], color="tab:red", label="DOSTransformer")
         ax.set_title(f"test crystal {i}", fontsize=9)
     for ax in axes[-1]:
-        ax.set_xlabel(f"frequency ({unit})")
+        ax.set_xlabel(f"frequency ({unit.replace('^-1', '$^{-1}$')})")
     axes[0, 0].legend(fontsize=8)
     fig.supylabel("DOS (max-scaled)")
     fig.tight_layout()

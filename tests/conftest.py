@@ -14,18 +14,19 @@ from dos_estimators.datasets import DATA_ENV
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+def _fcc(a: float) -> Lattice:
+    """Primitive face-centred-cubic lattice of cubic constant ``a``."""
+    return Lattice([[0, a / 2, a / 2], [a / 2, 0, a / 2], [a / 2, a / 2, 0]])
+
+
 def rock_salt(a: float = 5.64, species=("Na", "Cl")) -> Structure:
     """Primitive rock-salt cell (2 atoms)."""
-    conventional = Structure.from_spacegroup(
-        "Fm-3m", Lattice.cubic(a), list(species), [[0, 0, 0], [0.5, 0.5, 0.5]]
-    )
-    return conventional.get_primitive_structure()
+    return Structure(_fcc(a), list(species), [[0, 0, 0], [0.5, 0.5, 0.5]])
 
 
 def diamond(a: float = 3.57, species: str = "C") -> Structure:
     """Primitive diamond cell (2 atoms)."""
-    conventional = Structure.from_spacegroup("Fd-3m", Lattice.cubic(a), [species], [[0, 0, 0]])
-    return conventional.get_primitive_structure()
+    return Structure(_fcc(a), [species, species], [[0, 0, 0], [0.25, 0.25, 0.25]])
 
 
 def wurtzite(a: float = 3.25, c: float = 5.21) -> Structure:
@@ -39,6 +40,20 @@ def isolated_atom_cell() -> Structure:
     """A 3-atom cell whose third atom has no neighbour within 5 Å."""
     lattice = Lattice.orthorhombic(14.0, 14.0, 14.0)
     return Structure(lattice, ["Si", "Si", "O"], [[0, 0, 0], [0.17, 0, 0], [0.5, 0.5, 0.5]])
+
+
+BUILDERS = {
+    "rock_salt": rock_salt,
+    "diamond": diamond,
+    "wurtzite": wurtzite,
+    "isolated": isolated_atom_cell,
+    "mgo": lambda: rock_salt(5.0, ("Mg", "O")),
+}
+
+
+def build(name: str) -> Structure:
+    """A fresh copy of one of the small crystals above, by name."""
+    return BUILDERS[name]()
 
 
 def tiny_dataset(n_energies: int = 12, seed: int = 0):

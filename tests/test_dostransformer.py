@@ -115,7 +115,7 @@ def test_fit_predict_shape_and_values(fitted, data):
     assert (prediction >= 0).all()
     assert fitted.n_energies_ == 12
     assert 1 <= fitted.n_epochs_ <= TINY["max_epochs"]
-    assert fitted.n_features_in_ == element_table("magpie").n_features
+    assert fitted.n_node_features_ == element_table("magpie").n_features
 
 
 def test_fit_returns_self(data):
@@ -598,3 +598,9 @@ def test_loss_of_pair_and_single_prediction():
     torch.testing.assert_close(loss(system, target), rmse(system))
     # The two paths are not interchangeable when beta != 1.
     assert not torch.isclose(loss((system, global_), target), loss((global_, system), target))
+
+
+def test_hidden_not_divisible_by_heads_is_a_value_error(small_data):
+    X, y = small_data
+    with pytest.raises(ValueError, match="divisible by n_heads"):
+        tiny(hidden=18, n_heads=4).fit(X, y)

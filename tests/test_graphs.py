@@ -1,11 +1,10 @@
 """Tests for dos_estimators.graphs: periodic radius graphs and their collation."""
 
-from functools import cache
 
 import numpy as np
 import pytest
 import torch
-from conftest import diamond, isolated_atom_cell, rock_salt, wurtzite
+from conftest import build as _built
 from pymatgen.core import Lattice, Structure
 from torch_geometric.data import Batch, Data
 
@@ -17,17 +16,6 @@ from dos_estimators.graphs import (
     structure_to_graph,
     structures_to_graphs,
 )
-
-
-# The conftest builders search for a primitive cell (~0.5 s each): build each once.
-@cache
-def _built(name):
-    return {
-        "rock_salt": rock_salt,
-        "diamond": diamond,
-        "wurtzite": wurtzite,
-        "isolated": isolated_atom_cell,
-    }[name]()
 
 
 def nacl():

@@ -5,7 +5,8 @@ from functools import cache
 import ase
 import numpy as np
 import pytest
-from conftest import diamond, isolated_atom_cell, rock_salt, tiny_dataset, wurtzite
+from conftest import build as _built
+from conftest import tiny_dataset
 from pymatgen.core import Lattice, Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
@@ -19,19 +20,6 @@ from dos_estimators.structures import (
     crystal_systems,
     n_species,
 )
-
-
-# The conftest builders search for a primitive cell (~0.5 s each): build each crystal once
-# and hand out copies.
-@cache
-def _built(name):
-    return {
-        "rock_salt": rock_salt,
-        "diamond": diamond,
-        "wurtzite": wurtzite,
-        "isolated": isolated_atom_cell,
-        "mgo": lambda: rock_salt(5.0, ("Mg", "O")),
-    }[name]()
 
 
 @cache

@@ -23,6 +23,7 @@ from torch.utils.data import Dataset
 from ..features import element_table
 from ..graphs import CRYSTAL_ATTR_NAMES, collate_graphs, structures_to_graphs
 from ..metrics import r2
+from ..nn import DOSTransformerLoss
 from ..structures import check_structures
 
 PREDICT_BATCH_SIZE = 256
@@ -131,8 +132,7 @@ class GraphDOSRegressor(RegressorMixin, BaseEstimator):
         raise NotImplementedError
 
     def _build_criterion(self) -> torch.nn.Module:
-        from ..nn import DOSTransformerLoss
-
+        """The training loss; RMSE over the batch unless a subclass says otherwise."""
         return DOSTransformerLoss()
 
     def _annotate_graphs(self, structures, graphs, fitting: bool) -> None:
@@ -229,7 +229,7 @@ class GraphDOSRegressor(RegressorMixin, BaseEstimator):
         # One global scale keeps targets of order one whatever the DOS units.
         self.y_scale_ = float(Y.max()) if Y.max() > 0 else 1.0
         targets = torch.as_tensor(Y / self.y_scale_, dtype=torch.float32)
-        self.n_features_in_ = graphs[0].x.shape[1]
+        self.n_node_features_ = graphs[0].x.shape[1]
 
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
@@ -256,7 +256,7 @@ class GraphDOSRegressor(RegressorMixin, BaseEstimator):
         steps_per_epoch = math.ceil(n_train / self.batch_size)
 
         with seeded(seed, self.device):
-            module = self._build_module(self.n_features_in_, self.n_energies_)
+            module = self._build_module(self.n_node_features_, self.n_energies_)
             self._configure_module(module)
             net = GraphNeuralNet(
                 module=module,

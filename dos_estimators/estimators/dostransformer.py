@@ -81,6 +81,10 @@ class DOSTransformerRegressor(GraphDOSRegressor):
         Crystal systems present in the training data; others get the mean prompt.
     n_epochs_ : int
         Epochs trained.
+    n_node_features_ : int
+        Width of the node-feature table (22 for ``"magpie"``).
+    y_scale_ : float
+        Largest training DOS value; the network learns ``y / y_scale_``.
 
     Examples
     --------
@@ -145,6 +149,14 @@ class DOSTransformerRegressor(GraphDOSRegressor):
         self.callbacks = callbacks
         self.random_state = random_state
         self.verbose = verbose
+
+    def _check_params(self):
+        super()._check_params()
+        if self.hidden % self.n_heads:
+            raise ValueError(
+                f"hidden={self.hidden} must be divisible by n_heads={self.n_heads} "
+                "(each attention head gets hidden / n_heads features)."
+            )
 
     def _build_module(self, in_features, n_energies):
         return DOSTransformer(
