@@ -112,7 +112,7 @@ def main(argv=None):
     model.fit(X_train, y_train, X_valid=X_valid, y_valid=y_valid)
     fit_time = time.perf_counter() - start
     history = model.net_.history
-    seconds_per_epoch = float(np.mean(history[:, "dur"]))
+    seconds_per_epoch = float(np.mean([d for net in model.nets_ for d in net.history[:, "dur"]]))
     best_epoch = int(next(row["epoch"] for row in reversed(history) if row.get("valid_loss_best")))
 
     y_pred = model.predict(X_test)
@@ -136,6 +136,7 @@ def main(argv=None):
         "n_test": len(X_test),
         "test": report,
         "paper": PAPER,
+        "n_ensemble": len(model.nets_),
         "epochs": model.n_epochs_,
         "best_epoch": best_epoch,
         "seconds_per_epoch": seconds_per_epoch,
@@ -158,7 +159,8 @@ def main(argv=None):
         f"{PAPER['r2']:8.3f}"
     )
     print(
-        f"epochs {model.n_epochs_} (best {best_epoch}), {seconds_per_epoch:.2f} s/epoch, "
+        f"{len(model.nets_)} network(s); first: epochs {model.n_epochs_} (best {best_epoch}); "
+        f"{seconds_per_epoch:.2f} s/epoch, "
         f"fit {fit_time:.1f} s on {args.device} ({torch.get_num_threads()} threads)"
     )
     print(

@@ -21,6 +21,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from dos_estimators import DOSTransformerRegressor
+from dos_estimators.estimators.base import GraphDataset
 from dos_estimators.features import element_table
 from dos_estimators.metrics import mse, r2
 from dos_estimators.nn import DOSTransformerLoss
@@ -604,3 +605,25 @@ def test_hidden_not_divisible_by_heads_is_a_value_error(small_data):
     X, y = small_data
     with pytest.raises(ValueError, match="divisible by n_heads"):
         tiny(hidden=18, n_heads=4).fit(X, y)
+
+
+def test_ensemble_averages_its_members(small_data):
+    X, y = small_data
+    model = tiny(n_ensemble=2).fit(X, y)
+    assert len(model.nets_) == 2 and model.net_ is model.nets_[0]
+    dataset = GraphDataset(model._graphs(X)[1])
+    members = np.stack([net.predict(dataset) * model.y_scale_ for net in model.nets_])
+    assert not np.allclose(members[0], members[1])  # different initialisations
+    prediction = model.predict(X)
+    assert np.all(prediction >= np.clip(members.min(axis=0), 0, None) - 1e-6)
+    assert np.all(prediction <= np.clip(members.max(axis=0), 0, None) + 1e-6)
+    again = tiny(n_ensemble=2).fit(X, y).predict(X)
+    assert np.array_equal(prediction, again)
+    assert np.array_equal(pickle.loads(pickle.dumps(model)).predict(X), prediction)
+
+
+@pytest.mark.parametrize("n_ensemble", [0, -1, 1.5])
+def test_bad_n_ensemble_is_a_value_error(small_data, n_ensemble):
+    X, y = small_data
+    with pytest.raises(ValueError, match="n_ensemble"):
+        tiny(n_ensemble=n_ensemble).fit(X, y)

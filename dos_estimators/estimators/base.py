@@ -123,8 +123,8 @@ class GraphDOSRegressor(RegressorMixin, BaseEstimator):
 
     Subclass parameters used here: ``cutoff``, ``node_features``, ``lr``,
     ``weight_decay``, ``batch_size``, ``max_epochs``, ``patience``,
-    ``validation_fraction``, ``device``, ``callbacks``, ``random_state``,
-    ``verbose``.
+    ``validation_fraction``, ``n_ensemble``, ``device``, ``callbacks``,
+    ``random_state``, ``verbose``.
     """
 
     # -- hooks -------------------------------------------------------------
@@ -149,6 +149,10 @@ class GraphDOSRegressor(RegressorMixin, BaseEstimator):
             raise ValueError(
                 f"batch_size and max_epochs must be at least 1, got {self.batch_size} "
                 f"and {self.max_epochs}."
+            )
+        if not (isinstance(self.n_ensemble, (int, np.integer)) and self.n_ensemble >= 1):
+            raise ValueError(
+                f"n_ensemble must be an integer of at least 1, got {self.n_ensemble!r}."
             )
         fraction = self.validation_fraction
         if fraction is not None and not 0 <= fraction < 1:
@@ -232,7 +236,7 @@ class GraphDOSRegressor(RegressorMixin, BaseEstimator):
         self.n_node_features_ = graphs[0].x.shape[1]
 
         rng = check_random_state(self.random_state)
-        seed = int(rng.randint(np.iinfo(np.int32).max))
+        seeds = rng.randint(np.iinfo(np.int32).max, size=self.n_ensemble)
         if (X_valid is None) != (y_valid is None):
             raise ValueError("Pass both X_valid and y_valid, or neither.")
         if X_valid is not None:
@@ -255,38 +259,43 @@ class GraphDOSRegressor(RegressorMixin, BaseEstimator):
             n_train = len(train)
         steps_per_epoch = math.ceil(n_train / self.batch_size)
 
-        with seeded(seed, self.device):
-            module = self._build_module(self.n_node_features_, self.n_energies_)
-            self._configure_module(module)
-            net = GraphNeuralNet(
-                module=module,
-                criterion=self._build_criterion(),
-                optimizer=torch.optim.AdamW,
-                lr=self.lr,
-                optimizer__weight_decay=self.weight_decay,
-                max_epochs=self.max_epochs,
-                batch_size=self.batch_size,
-                iterator_train__shuffle=True,
-                iterator_train__collate_fn=collate_graphs,
-                iterator_train__generator=torch.Generator().manual_seed(seed),
-                iterator_valid__collate_fn=collate_graphs,
-                # Inference needs no small batches: larger ones predict faster.
-                iterator_valid__batch_size=max(self.batch_size, PREDICT_BATCH_SIZE),
-                train_split=predefined_split(valid_set) if valid_set is not None else None,
-                callbacks=self._callbacks(steps_per_epoch, validate=valid_set is not None),
-                device=self.device,
-                verbose=int(self.verbose),
-            )
-            net.fit(train_set, None)
-        # The validation graphs are not needed after training; do not pickle them.
-        net.train_split = None
-        self.net_ = net
-        self.n_epochs_ = len(net.history)
+        self.nets_ = []
+        for seed in seeds:
+            # Members differ only in initialisation and batch order.
+            with seeded(int(seed), self.device):
+                module = self._build_module(self.n_node_features_, self.n_energies_)
+                self._configure_module(module)
+                net = GraphNeuralNet(
+                    module=module,
+                    criterion=self._build_criterion(),
+                    optimizer=torch.optim.AdamW,
+                    lr=self.lr,
+                    optimizer__weight_decay=self.weight_decay,
+                    max_epochs=self.max_epochs,
+                    batch_size=self.batch_size,
+                    iterator_train__shuffle=True,
+                    iterator_train__collate_fn=collate_graphs,
+                    iterator_train__generator=torch.Generator().manual_seed(int(seed)),
+                    iterator_valid__collate_fn=collate_graphs,
+                    # Inference needs no small batches: larger ones predict faster.
+                    iterator_valid__batch_size=max(self.batch_size, PREDICT_BATCH_SIZE),
+                    train_split=predefined_split(valid_set) if valid_set is not None else None,
+                    callbacks=self._callbacks(steps_per_epoch, validate=valid_set is not None),
+                    device=self.device,
+                    verbose=int(self.verbose),
+                )
+                net.fit(train_set, None)
+            # The validation graphs are not needed after training; do not pickle them.
+            net.train_split = None
+            self.nets_.append(net)
+        self.net_ = self.nets_[0]
+        self.n_epochs_ = len(self.net_.history)
         return self
 
     def _predict_graphs(self, graphs) -> np.ndarray:
-        prediction = self.net_.predict(GraphDataset(graphs)) * self.y_scale_
-        return np.clip(prediction, 0.0, None)
+        dataset = GraphDataset(graphs)
+        prediction = np.mean([net.predict(dataset) for net in self.nets_], axis=0)
+        return np.clip(prediction * self.y_scale_, 0.0, None)
 
     def predict(self, X) -> np.ndarray:
         """Predict the DOS of crystals.
