@@ -26,7 +26,7 @@ _PROGRESS_THRESHOLD = 2000
 
 def structure_to_graph(
     structure: Structure,
-    cutoff: float = 5.0,
+    cutoff: float | None = 5.0,
     node_features: str = "magpie",
     index: int | None = None,
 ) -> Data:
@@ -36,8 +36,9 @@ def structure_to_graph(
     ----------
     structure : pymatgen.core.Structure
         An ordered crystal.
-    cutoff : float, default=5.0
-        Neighbour cutoff radius in Å.
+    cutoff : float or None, default=5.0
+        Neighbour cutoff radius in Å; ``None`` skips the neighbour search and
+        gives a graph without edges (for models that look at atoms only).
     node_features : str, default="magpie"
         Name of the element table (see :func:`dos_estimators.features.element_table`).
     index : int, optional
@@ -71,12 +72,15 @@ def structure_to_graph(
     table = element_table(node_features)
     numbers = np.asarray(structure.atomic_numbers, dtype=np.int64)
     table.check_numbers(numbers, index=index)
-    if cutoff <= 0:
+    if cutoff is None:
+        centres = neighbours = np.zeros(0, dtype=np.int64)
+        edge_vec, lengths = np.zeros((0, 3)), np.zeros(0)
+    elif cutoff <= 0:
         raise ValueError(f"cutoff must be positive, got {cutoff}.")
-    centres, neighbours, images, lengths = structure.get_neighbor_list(float(cutoff))
-    cart = structure.cart_coords
-    shifts = images @ structure.lattice.matrix
-    edge_vec = cart[neighbours] - cart[centres] + shifts
+    else:
+        centres, neighbours, images, lengths = structure.get_neighbor_list(float(cutoff))
+        shifts = images @ structure.lattice.matrix
+        edge_vec = structure.cart_coords[neighbours] - structure.cart_coords[centres] + shifts
     # Volume and density from the lattice directly: pymatgen's unit-aware
     # ``Structure.density`` costs more than the neighbour search itself.
     volume = abs(np.linalg.det(structure.lattice.matrix))
@@ -95,7 +99,7 @@ def structure_to_graph(
 
 def structures_to_graphs(
     structures: Sequence[Structure],
-    cutoff: float = 5.0,
+    cutoff: float | None = 5.0,
     node_features: str = "magpie",
     verbose: bool = False,
 ) -> list[Data]:
@@ -104,7 +108,7 @@ def structures_to_graphs(
     Parameters
     ----------
     structures : sequence of pymatgen.core.Structure
-    cutoff : float, default=5.0
+    cutoff : float or None, default=5.0
     node_features : str, default="magpie"
     verbose : bool, default=False
         Show a progress bar when there are many structures.

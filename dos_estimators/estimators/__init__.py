@@ -1,6 +1,19 @@
-"""scikit-learn estimators that predict a DOS from crystal structures."""
+"""scikit-learn estimators that predict a DOS from crystal structures or feature vectors."""
 
-from .base import GraphDOSRegressor, check_targets
+from .base import DOSRegressorBase, GraphDOSRegressor, check_targets
+from .baselines import E3NNDOSRegressor, GraphNetworkDOSRegressor, MLPDOSRegressor
 from .dostransformer import DOSTransformerRegressor
+from .reference import tree_reference
+from .vector import DOSVectorRegressor
 
-__all__ = ["DOSTransformerRegressor", "GraphDOSRegressor", "check_targets"]
+__all__ = [
+    "DOSRegressorBase",
+    "DOSTransformerRegressor",
+    "DOSVectorRegressor",
+    "E3NNDOSRegressor",
+    "GraphDOSRegressor",
+    "GraphNetworkDOSRegressor",
+    "MLPDOSRegressor",
+    "check_targets",
+    "tree_reference",
+]

@@ -1,8 +1,9 @@
-"""Shared machinery of the structure-input DOS regressors.
+"""Shared machinery of the DOS regressors.
 
-A scikit-learn estimator checks its input once, builds crystal graphs and
-hands training to a skorch ``NeuralNet`` (validation split, early stopping
-with best-weights restore, one-cycle learning rate, progress output).
+A scikit-learn estimator checks its input once, turns it into crystal graphs
+(or feature tensors) and hands training to a skorch ``NeuralNet`` (validation
+split, early stopping with best-weights restore, one-cycle learning rate,
+progress output).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
 from skorch.helper import predefined_split
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, default_collate
 
 from ..features import element_table
 from ..graphs import CRYSTAL_ATTR_NAMES, collate_graphs, structures_to_graphs
@@ -29,30 +30,30 @@ from ..structures import check_structures
 PREDICT_BATCH_SIZE = 256
 
 
-class GraphDataset(Dataset):
-    """Crystal graphs with optional DOS targets, for skorch's data loaders.
+class DOSDataset(Dataset):
+    """Model inputs (crystal graphs or feature rows) with optional DOS targets.
 
     Parameters
     ----------
-    graphs : list of torch_geometric.data.Data
+    inputs : list of torch_geometric.data.Data, or torch.Tensor of shape [n_samples, F]
     targets : torch.Tensor of shape [n_samples, n_energies], optional
-        Without targets each item pairs the graph with an empty tensor.
+        Without targets each item pairs the input with an empty tensor.
     """
 
-    def __init__(self, graphs, targets: torch.Tensor | None = None):
-        self.graphs = graphs
+    def __init__(self, inputs, targets: torch.Tensor | None = None):
+        self.inputs = inputs
         self.targets = targets
 
     def __len__(self) -> int:
-        return len(self.graphs)
+        return len(self.inputs)
 
     def __getitem__(self, i):
         target = self.targets[i] if self.targets is not None else torch.empty(0)
-        return self.graphs[i], target
+        return self.inputs[i], target
 
 
-class GraphNeuralNet(NeuralNet):
-    """skorch ``NeuralNet`` whose batches are PyG ``Batch`` objects."""
+class DOSNeuralNet(NeuralNet):
+    """skorch ``NeuralNet`` whose batches are PyG ``Batch`` objects or plain tensors."""
 
     def infer(self, x, **fit_params):
         return self.module_(x.to(self.device), **fit_params)
@@ -114,20 +115,30 @@ def seeded(seed: int, device: str):
         yield
 
 
-class GraphDOSRegressor(RegressorMixin, BaseEstimator):
-    """Base class: a DOS regressor on crystal structures trained with skorch.
+class DOSRegressorBase(RegressorMixin, BaseEstimator):
+    """Base class: a DOS regressor trained with skorch, whatever its input.
 
-    Subclasses list their parameters in ``__init__`` (scikit-learn convention)
-    and implement :meth:`_build_module`; they may override
-    :meth:`_build_criterion` and :meth:`_annotate_graphs`.
+    Subclasses list their parameters in ``__init__`` (scikit-learn convention),
+    turn ``X`` into model inputs in :meth:`_inputs` and build the torch module
+    in :meth:`_build_module`; they may override :meth:`_build_criterion` and
+    :meth:`_configure_module`.
 
-    Subclass parameters used here: ``cutoff``, ``node_features``, ``lr``,
-    ``weight_decay``, ``batch_size``, ``max_epochs``, ``patience``,
-    ``validation_fraction``, ``n_ensemble``, ``device``, ``callbacks``,
-    ``random_state``, ``verbose``.
+    Subclass parameters used here: ``lr``, ``weight_decay``, ``batch_size``,
+    ``max_epochs``, ``patience``, ``validation_fraction``, ``n_ensemble``,
+    ``device``, ``callbacks``, ``random_state``, ``verbose``.
     """
 
+    _collate = staticmethod(default_collate)
+
     # -- hooks -------------------------------------------------------------
+    def _inputs(self, X, fitting: bool = False):
+        """Checked model inputs for ``X``: a list of graphs or a tensor of rows."""
+        raise NotImplementedError
+
+    def _input_width(self, inputs) -> int:
+        """Width of one input's features, passed to :meth:`_build_module`."""
+        raise NotImplementedError
+
     def _build_module(self, in_features: int, n_energies: int) -> torch.nn.Module:
         raise NotImplementedError
 
@@ -135,37 +146,23 @@ class GraphDOSRegressor(RegressorMixin, BaseEstimator):
         """The training loss; RMSE over the batch unless a subclass says otherwise."""
         return DOSTransformerLoss()
 
-    def _annotate_graphs(self, structures, graphs, fitting: bool) -> None:
-        """Attach extra per-crystal attributes to the graphs (in place)."""
-
     def _configure_module(self, module: torch.nn.Module) -> None:
         """Set state learned from the training data on a new module."""
 
     # -- helpers -----------------------------------------------------------
+    def _check_integers(self, minimum: int, *names: str) -> None:
+        """Raise a ValueError naming the first parameter that is not an integer ≥ ``minimum``."""
+        for name in names:
+            value = getattr(self, name)
+            is_integer = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+            if not (is_integer and value >= minimum):
+                raise ValueError(f"{name} must be an integer of at least {minimum}, got {value!r}.")
+
     def _check_params(self) -> None:
-        if not self.cutoff > 0:
-            raise ValueError(f"cutoff must be positive, got {self.cutoff}.")
-        if not (self.batch_size >= 1 and self.max_epochs >= 1):
-            raise ValueError(
-                f"batch_size and max_epochs must be at least 1, got {self.batch_size} "
-                f"and {self.max_epochs}."
-            )
-        if not (isinstance(self.n_ensemble, (int, np.integer)) and self.n_ensemble >= 1):
-            raise ValueError(
-                f"n_ensemble must be an integer of at least 1, got {self.n_ensemble!r}."
-            )
+        self._check_integers(1, "batch_size", "max_epochs", "n_ensemble")
         fraction = self.validation_fraction
         if fraction is not None and not 0 <= fraction < 1:
             raise ValueError(f"validation_fraction must be in [0, 1), got {fraction}.")
-        element_table(self.node_features)  # raises on an unknown name
-
-    def _graphs(self, X, fitting: bool = False):
-        structures = check_structures(X)
-        graphs = structures_to_graphs(
-            structures, cutoff=self.cutoff, node_features=self.node_features, verbose=self.verbose
-        )
-        self._annotate_graphs(structures, graphs, fitting)
-        return structures, graphs
 
     def _split(self, n_samples: int, rng: np.random.RandomState):
         fraction = self.validation_fraction or 0.0
@@ -178,14 +175,18 @@ class GraphDOSRegressor(RegressorMixin, BaseEstimator):
         return order[n_valid:], order[:n_valid]
 
     def _callbacks(self, steps_per_epoch: int, validate: bool) -> list:
+        total_steps = self.max_epochs * steps_per_epoch
+        # A tenth of the steps warm up, but at least two: torch divides by
+        # (warm-up steps - 1), which is zero for exactly one.
+        warm_up = 0.1 if total_steps > 10 else min(0.9, 2 / total_steps)
         callbacks = [
             (
                 "lr_schedule",
                 LRScheduler(
                     policy=torch.optim.lr_scheduler.OneCycleLR,
                     max_lr=self.lr,
-                    total_steps=self.max_epochs * steps_per_epoch,
-                    pct_start=0.1,
+                    total_steps=total_steps,
+                    pct_start=warm_up,
                     step_every="batch",
                 ),
             )
@@ -208,16 +209,52 @@ class GraphDOSRegressor(RegressorMixin, BaseEstimator):
             callbacks.append(callback if isinstance(callback, tuple) else (name, callback))
         return callbacks
 
+    def _new_net(self, module, seed, *, lr, max_epochs, train_split, callbacks):
+        """A skorch net around ``module`` with this estimator's training settings."""
+        return DOSNeuralNet(
+            module=module,
+            criterion=self._build_criterion(),
+            optimizer=torch.optim.AdamW,
+            lr=lr,
+            optimizer__weight_decay=self.weight_decay,
+            max_epochs=max_epochs,
+            batch_size=self.batch_size,
+            iterator_train__shuffle=True,
+            iterator_train__collate_fn=self._collate,
+            iterator_train__generator=torch.Generator().manual_seed(seed),
+            iterator_valid__collate_fn=self._collate,
+            # Inference needs no small batches: larger ones predict faster.
+            iterator_valid__batch_size=max(self.batch_size, PREDICT_BATCH_SIZE),
+            train_split=train_split,
+            callbacks=callbacks,
+            device=self.device,
+            verbose=int(self.verbose),
+        )
+
+    def _scaled_targets(self, y, n_samples: int, name: str = "y") -> torch.Tensor:
+        """Check ``y`` against the fitted grid and scale it as in training."""
+        Y = check_targets(y, n_samples)
+        if Y.shape[1] != self.n_energies_:
+            raise ValueError(
+                f"{name} has {Y.shape[1]} energies but the model was trained on a grid of "
+                f"{self.n_energies_}."
+            )
+        return torch.as_tensor(Y / self.y_scale_, dtype=torch.float32)
+
+    @staticmethod
+    def _subset(inputs, index):
+        return [inputs[i] for i in index] if isinstance(inputs, list) else inputs[index]
+
     # -- scikit-learn API --------------------------------------------------
     def fit(self, X, y, *, X_valid=None, y_valid=None):
-        """Train on crystals and their DOS.
+        """Train on samples and their DOS.
 
         Parameters
         ----------
-        X : sequence of pymatgen.core.Structure or ase.Atoms
-            ``n_samples`` crystals.
+        X : sequence of pymatgen.core.Structure or ase.Atoms, or array-like
+            ``n_samples`` crystals (or feature rows, for array-input regressors).
         y : array-like of shape (n_samples, n_energies)
-            DOS of each crystal on a common grid of any length.
+            DOS of each sample on a common grid of any length.
         X_valid, y_valid : optional
             An explicit validation set for early stopping. Without it,
             ``validation_fraction`` of ``X`` is held out at random.
@@ -227,34 +264,29 @@ class GraphDOSRegressor(RegressorMixin, BaseEstimator):
         self
         """
         self._check_params()
-        structures, graphs = self._graphs(X, fitting=True)
-        Y = check_targets(y, len(structures))
+        inputs = self._inputs(X, fitting=True)
+        Y = check_targets(y, len(inputs))
         self.n_energies_ = Y.shape[1]
         # One global scale keeps targets of order one whatever the DOS units.
         self.y_scale_ = float(Y.max()) if Y.max() > 0 else 1.0
         targets = torch.as_tensor(Y / self.y_scale_, dtype=torch.float32)
-        self.n_node_features_ = graphs[0].x.shape[1]
+        in_features = self._input_width(inputs)
 
         rng = check_random_state(self.random_state)
         seeds = rng.randint(np.iinfo(np.int32).max, size=self.n_ensemble)
         if (X_valid is None) != (y_valid is None):
             raise ValueError("Pass both X_valid and y_valid, or neither.")
         if X_valid is not None:
-            _, valid_graphs = self._graphs(X_valid)
-            Y_valid = check_targets(y_valid, len(valid_graphs))
-            if Y_valid.shape[1] != self.n_energies_:
-                raise ValueError(
-                    f"y_valid has {Y_valid.shape[1]} energies but y has {self.n_energies_}."
-                )
-            valid_targets = torch.as_tensor(Y_valid / self.y_scale_, dtype=torch.float32)
-            train_set = GraphDataset(graphs, targets)
-            valid_set = GraphDataset(valid_graphs, valid_targets)
-            n_train = len(graphs)
+            valid_inputs = self._inputs(X_valid)
+            valid_targets = self._scaled_targets(y_valid, len(valid_inputs), name="y_valid")
+            train_set = DOSDataset(inputs, targets)
+            valid_set = DOSDataset(valid_inputs, valid_targets)
+            n_train = len(inputs)
         else:
-            train, valid = self._split(len(graphs), rng)
-            train_set = GraphDataset([graphs[i] for i in train], targets[train])
+            train, valid = self._split(len(inputs), rng)
+            train_set = DOSDataset(self._subset(inputs, train), targets[train])
             valid_set = (
-                GraphDataset([graphs[i] for i in valid], targets[valid]) if len(valid) else None
+                DOSDataset(self._subset(inputs, valid), targets[valid]) if len(valid) else None
             )
             n_train = len(train)
         steps_per_epoch = math.ceil(n_train / self.batch_size)
@@ -263,46 +295,35 @@ class GraphDOSRegressor(RegressorMixin, BaseEstimator):
         for seed in seeds:
             # Members differ only in initialisation and batch order.
             with seeded(int(seed), self.device):
-                module = self._build_module(self.n_node_features_, self.n_energies_)
+                module = self._build_module(in_features, self.n_energies_)
                 self._configure_module(module)
-                net = GraphNeuralNet(
-                    module=module,
-                    criterion=self._build_criterion(),
-                    optimizer=torch.optim.AdamW,
+                net = self._new_net(
+                    module,
+                    int(seed),
                     lr=self.lr,
-                    optimizer__weight_decay=self.weight_decay,
                     max_epochs=self.max_epochs,
-                    batch_size=self.batch_size,
-                    iterator_train__shuffle=True,
-                    iterator_train__collate_fn=collate_graphs,
-                    iterator_train__generator=torch.Generator().manual_seed(int(seed)),
-                    iterator_valid__collate_fn=collate_graphs,
-                    # Inference needs no small batches: larger ones predict faster.
-                    iterator_valid__batch_size=max(self.batch_size, PREDICT_BATCH_SIZE),
                     train_split=predefined_split(valid_set) if valid_set is not None else None,
                     callbacks=self._callbacks(steps_per_epoch, validate=valid_set is not None),
-                    device=self.device,
-                    verbose=int(self.verbose),
                 )
                 net.fit(train_set, None)
-            # The validation graphs are not needed after training; do not pickle them.
+            # The validation inputs are not needed after training; do not pickle them.
             net.train_split = None
             self.nets_.append(net)
         self.net_ = self.nets_[0]
         self.n_epochs_ = len(self.net_.history)
         return self
 
-    def _predict_graphs(self, graphs) -> np.ndarray:
-        dataset = GraphDataset(graphs)
+    def _predict_inputs(self, inputs) -> np.ndarray:
+        dataset = DOSDataset(inputs)
         prediction = np.mean([net.predict(dataset) for net in self.nets_], axis=0)
         return np.clip(prediction * self.y_scale_, 0.0, None)
 
     def predict(self, X) -> np.ndarray:
-        """Predict the DOS of crystals.
+        """Predict the DOS of samples.
 
         Parameters
         ----------
-        X : sequence of pymatgen.core.Structure or ase.Atoms
+        X : sequence of pymatgen.core.Structure or ase.Atoms, or array-like
 
         Returns
         -------
@@ -310,15 +331,14 @@ class GraphDOSRegressor(RegressorMixin, BaseEstimator):
             Non-negative, on the training grid.
         """
         check_is_fitted(self, "net_")
-        _, graphs = self._graphs(X)
-        return self._predict_graphs(graphs)
+        return self._predict_inputs(self._inputs(X))
 
     def score(self, X, y, sample_weight=None) -> float:
         """R² of the flattened predictions (the DOSTransformer paper's convention).
 
         Parameters
         ----------
-        X : sequence of pymatgen.core.Structure or ase.Atoms
+        X : sequence of pymatgen.core.Structure or ase.Atoms, or array-like
         y : array-like of shape (n_samples, n_energies)
             Must be on the training grid.
         sample_weight : None
@@ -345,15 +365,58 @@ class GraphDOSRegressor(RegressorMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         tags.target_tags.single_output = False
-        tags.input_tags.two_d_array = False
         tags.non_deterministic = self.random_state is None
+        return tags
+
+
+class GraphDOSRegressor(DOSRegressorBase):
+    """Base class of the regressors on crystal structures.
+
+    Structures are checked once and turned into periodic radius graphs;
+    subclasses may attach more per-crystal attributes in :meth:`_annotate_graphs`.
+    Subclass parameters used here, besides those of :class:`DOSRegressorBase`:
+    ``node_features`` and ``cutoff`` (a model without the parameter sees atoms
+    only and its graphs have no edges).
+    """
+
+    _collate = staticmethod(collate_graphs)
+
+    def _annotate_graphs(self, structures, graphs, fitting: bool) -> None:
+        """Attach extra per-crystal attributes to the graphs (in place)."""
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        if self._cutoff is not None and not self._cutoff > 0:
+            raise ValueError(f"cutoff must be positive, got {self._cutoff}.")
+        element_table(self.node_features)  # raises on an unknown name
+
+    @property
+    def _cutoff(self) -> float | None:
+        return getattr(self, "cutoff", None)
+
+    def _inputs(self, X, fitting=False):
+        structures = check_structures(X)
+        graphs = structures_to_graphs(
+            structures, cutoff=self._cutoff, node_features=self.node_features, verbose=self.verbose
+        )
+        self._annotate_graphs(structures, graphs, fitting)
+        return graphs
+
+    def _input_width(self, inputs):
+        self.n_node_features_ = inputs[0].x.shape[1]
+        return self.n_node_features_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
         return tags
 
 
 __all__ = [
     "CRYSTAL_ATTR_NAMES",
+    "DOSDataset",
+    "DOSNeuralNet",
+    "DOSRegressorBase",
     "GraphDOSRegressor",
-    "GraphDataset",
-    "GraphNeuralNet",
     "check_targets",
 ]

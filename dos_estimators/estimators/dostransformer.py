@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
 
 from ..graphs import CRYSTAL_ATTR_NAMES
 from ..nn import DOSTransformer, DOSTransformerLoss
 from ..structures import CRYSTAL_SYSTEMS, DEFAULT_SYMPREC, crystal_systems
-from .base import GraphDOSRegressor
+from .base import DOSDataset, GraphDOSRegressor, seeded
 
 
 class DOSTransformerRegressor(GraphDOSRegressor):
@@ -161,6 +164,8 @@ class DOSTransformerRegressor(GraphDOSRegressor):
 
     def _check_params(self):
         super()._check_params()
+        self._check_integers(1, "hidden", "n_heads", "n_cross_layers", "n_self_layers")
+        self._check_integers(0, "n_gnn_layers", "n_cross_layers_out")
         if self.hidden % self.n_heads:
             raise ValueError(
                 f"hidden={self.hidden} must be divisible by n_heads={self.n_heads} "
@@ -198,3 +203,80 @@ class DOSTransformerRegressor(GraphDOSRegressor):
     def _configure_module(self, module):
         seen = torch.tensor([s in self.crystal_systems_ for s in CRYSTAL_SYSTEMS])
         module.trained_systems.copy_(seen)
+
+    def fine_tune(self, X, y, *, only_prompt=True, max_epochs=50, lr=None):
+        """Continue training a fitted model on a few new crystals (the paper's Table 3).
+
+        With ``only_prompt=True`` only the crystal-system prompts and the DOS
+        decoder learn; every other parameter stays exactly as fitted. A crystal
+        system that training never saw gets its prompt initialised from the
+        mean prompt it was using until now, and is added to ``crystal_systems_``.
+        Training runs ``max_epochs`` full passes at a constant learning rate,
+        without validation or early stopping (there are few crystals), for
+        every network of the ensemble.
+
+        Parameters
+        ----------
+        X : sequence of pymatgen.core.Structure or ase.Atoms
+            The new crystals.
+        y : array-like of shape (n_samples, n_energies_)
+            Their DOS, on the training grid.
+        only_prompt : bool, default=True
+            Train prompts and decoder only (True) or all parameters (False).
+        max_epochs : int, default=50
+        lr : float, optional
+            Learning rate (AdamW); defaults to a tenth of ``lr``.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the model was not fitted.
+        ValueError
+            If ``y`` is not on the training grid or ``max_epochs`` is below 1.
+        """
+        check_is_fitted(self, "net_")
+        if not (isinstance(max_epochs, (int, np.integer)) and max_epochs >= 1):
+            raise ValueError(f"max_epochs must be an integer of at least 1, got {max_epochs!r}.")
+        graphs = self._inputs(X)
+        targets = self._scaled_targets(y, len(graphs))
+        dataset = DOSDataset(graphs, targets)
+        new_systems = sorted({int(graph.system) for graph in graphs})
+        lr = self.lr / 10 if lr is None else lr
+        seeds = check_random_state(self.random_state).randint(
+            np.iinfo(np.int32).max, size=len(self.nets_)
+        )
+        tuned = []
+        for net, seed in zip(self.nets_, seeds, strict=True):
+            module = net.module_
+            with torch.no_grad():
+                unseen = [k for k in new_systems if not module.trained_systems[k]]
+                if unseen:
+                    mean_prompt = module.system_prompts.weight[module.trained_systems].mean(0)
+                    module.system_prompts.weight[unseen] = mean_prompt
+                module.trained_systems[new_systems] = True
+            module.requires_grad_(not only_prompt)
+            module.system_prompts.requires_grad_(True)
+            module.decoder.requires_grad_(True)
+            try:
+                with seeded(int(seed), self.device):
+                    new_net = self._new_net(
+                        module,
+                        int(seed),
+                        lr=lr,
+                        max_epochs=max_epochs,
+                        train_split=None,
+                        callbacks=[],
+                    )
+                    new_net.fit(dataset, None)
+            finally:
+                module.requires_grad_(True)
+            tuned.append(new_net)
+        self.nets_ = tuned
+        self.net_ = tuned[0]
+        seen = set(self.crystal_systems_) | {CRYSTAL_SYSTEMS[k] for k in new_systems}
+        self.crystal_systems_ = [s for s in CRYSTAL_SYSTEMS if s in seen]
+        return self

@@ -19,6 +19,24 @@ def mlp(in_features: int, hidden: int, out_features: int, dropout: float = 0.0) 
     )
 
 
+def perceptron(in_features: int, hidden: int, n_layers: int, dropout: float = 0.0) -> nn.Sequential:
+    """``n_layers`` blocks ``Linear → SiLU → Dropout``, from ``in_features`` to ``hidden``.
+
+    The feature extractor of the MLP baselines: applied to each atom's
+    element features, or to a row of any feature matrix.
+    """
+    if n_layers < 1:
+        raise ValueError(f"n_layers must be at least 1, got {n_layers}.")
+    blocks = []
+    for i in range(n_layers):
+        blocks += [
+            nn.Linear(in_features if i == 0 else hidden, hidden),
+            nn.SiLU(),
+            nn.Dropout(dropout),
+        ]
+    return nn.Sequential(*blocks)
+
+
 def pool(h: torch.Tensor, batch: torch.Tensor, n_graphs: int, pooling: str) -> torch.Tensor:
     """Pool atom features per crystal.
 

@@ -1,0 +1,131 @@
+"""matminer featurizers as scikit-learn transformers on lists of crystals.
+
+matminer's composition featurizers take a ``Composition``, its structure
+featurizers a ``Structure``; :class:`MatminerFeaturizer` takes the Structures
+(or ASE Atoms) every estimator here takes, so either kind goes straight into a
+``Pipeline`` next to a DOS regressor.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from .structures import check_structures
+
+SOURCES = ("structure", "composition")
+
+
+class MatminerFeaturizer(TransformerMixin, BaseEstimator):
+    """Apply a matminer featurizer to crystal structures.
+
+    Parameters
+    ----------
+    featurizer : matminer.featurizers.base.BaseFeaturizer
+        E.g. ``ElementProperty.from_preset("magpie")`` (with
+        ``source="composition"``), ``DensityFeatures()`` or
+        ``SiteStatsFingerprint.from_preset(...)``. ``fit`` works on a copy; the
+        object passed in is left untouched.
+    source : {"structure", "composition"}, default="structure"
+        What the featurizer takes: the Structure itself or its composition.
+    ignore_errors : bool, default=False
+        Give a row of NaN where the featurizer fails, instead of raising.
+
+    Attributes
+    ----------
+    featurizer_ : BaseFeaturizer
+        The fitted copy.
+    n_features_out_ : int
+
+    Examples
+    --------
+    >>> from matminer.featurizers.structure import DensityFeatures
+    >>> from pymatgen.core import Lattice, Structure
+    >>> X = [Structure(Lattice.cubic(a), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    ...      for a in (3.0, 3.4)]
+    >>> density = MatminerFeaturizer(DensityFeatures(desired_features=["density", "vpa"]))
+    >>> density.fit_transform(X).shape
+    (2, 2)
+    >>> density.get_feature_names_out().tolist()
+    ['density', 'vpa']
+    """
+
+    def __init__(self, featurizer, source="structure", ignore_errors=False):
+        self.featurizer = featurizer
+        self.source = source
+        self.ignore_errors = ignore_errors
+
+    def __sklearn_clone__(self):
+        # matminer featurizers are scikit-learn estimators themselves, and some
+        # (CrystalNNFingerprint) rewrite their arguments in __init__, which
+        # sklearn's clone refuses; an unfitted copy of this wrapper needs only
+        # a deep copy of the featurizer.
+        return type(self)(copy.deepcopy(self.featurizer), self.source, self.ignore_errors)
+
+    def _entries(self, X) -> list:
+        if self.source not in SOURCES:
+            raise ValueError(f"source={self.source!r} is not one of {SOURCES}.")
+        structures = check_structures(X)
+        if self.source == "composition":
+            return [structure.composition for structure in structures]
+        return structures
+
+    def fit(self, X, y=None):
+        """Fit the featurizer (most matminer featurizers learn nothing).
+
+        Parameters
+        ----------
+        X : sequence of pymatgen.core.Structure or ase.Atoms
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        entries = self._entries(X)
+        # A deep copy, not sklearn's clone: re-running a matminer featurizer's
+        # __init__ from its parameters warns for presets with their own data.
+        self.featurizer_ = copy.deepcopy(self.featurizer)
+        self.featurizer_.fit(entries)
+        self.n_features_out_ = len(self.featurizer_.feature_labels())
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        """Featurize crystals.
+
+        Parameters
+        ----------
+        X : sequence of pymatgen.core.Structure or ase.Atoms
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_samples, n_features_out_)
+
+        Raises
+        ------
+        ValueError
+            Naming the sample, where the featurizer fails and ``ignore_errors`` is False.
+        """
+        check_is_fitted(self, "featurizer_")
+        rows = []
+        # One entry at a time, in this process: matminer's featurize_many would
+        # start a process pool per call and could not say which sample failed.
+        for i, entry in enumerate(self._entries(X)):
+            try:
+                rows.append(np.asarray(self.featurizer_.featurize(entry), dtype=float))
+            except Exception as err:
+                if not self.ignore_errors:
+                    raise ValueError(
+                        f"Sample {i}: {type(self.featurizer_).__name__} failed on "
+                        f"{entry.formula}: {err}"
+                    ) from err
+                rows.append(np.full(self.n_features_out_, np.nan))
+        return np.vstack(rows)
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """The featurizer's feature labels."""
+        check_is_fitted(self, "featurizer_")
+        return np.asarray(self.featurizer_.feature_labels(), dtype=object)
