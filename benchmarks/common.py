@@ -1,0 +1,255 @@
+"""What the benchmark scripts share: the table's rows, their settings, fitting and timing.
+
+Each row of the paper's tables is a key of :data:`MODELS`; :func:`build` makes
+its estimator from the command line, :func:`run_row` fits and measures it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+from dos_estimators import (
+    DOSTransformerRegressor,
+    E3NNDOSRegressor,
+    GraphNetworkDOSRegressor,
+    MLPDOSRegressor,
+    dos_report,
+    tree_reference,
+)
+from dos_estimators.estimators import DOSRegressorBase
+from dos_estimators.model_selection import (
+    CrystalSystemSplit,
+    SpeciesCountSplit,
+    train_valid_test_split,
+)
+from dos_estimators.structures import clear_crystal_system_cache
+
+# key: (table label, estimator, fixed parameters)
+MODELS = {
+    "trees": ("Tree reference", tree_reference, {}),
+    "mlp": ("MLP ✗", MLPDOSRegressor, {"use_energy": False}),
+    "mlp_energy": ("MLP ✓", MLPDOSRegressor, {"use_energy": True}),
+    "graph_network": ("Graph Network ✗", GraphNetworkDOSRegressor, {"use_energy": False}),
+    "graph_network_energy": ("Graph Network ✓", GraphNetworkDOSRegressor, {"use_energy": True}),
+    "e3nn": ("E3NN ✗", E3NNDOSRegressor, {"use_energy": False}),
+    "e3nn_energy": ("E3NN ✓", E3NNDOSRegressor, {"use_energy": True}),
+    "dostransformer": ("DOSTransformer", DOSTransformerRegressor, {}),
+}
+
+QUICK = {"max_epochs": 6, "patience": None}
+QUICK_BY_MODEL = {
+    "trees": {"n_estimators": 50},
+    "mlp": {"hidden": 64},
+    "graph_network": {"hidden": 64},
+    "e3nn": {"hidden": 32, "embedding": 32, "mul": 8, "max_epochs": 3},
+    "dostransformer": {"hidden": 64},
+}
+
+
+def parse_params(items):
+    """``[MODEL:]NAME=VALUE`` strings → {model or None: {name: value}}."""
+    params = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        model, _, name = name.rpartition(":")
+        try:
+            params.setdefault(model or None, {})[name] = json.loads(value)
+        except json.JSONDecodeError:
+            params.setdefault(model or None, {})[name] = value
+    return params
+
+
+def build(key, args, seed):
+    """The estimator of one row with its quick, command-line and fixed parameters."""
+    _, factory, fixed = MODELS[key]
+    family = key.removesuffix("_energy")
+    if factory is tree_reference:
+        settings = dict(QUICK_BY_MODEL["trees"]) if args.quick else {}
+        settings.update(args.params.get(key, {}))
+        return factory(random_state=seed, n_jobs=-1, **settings)
+    accepted = factory().get_params()
+    settings = {}
+    if args.quick:
+        settings.update(QUICK)
+        settings.update(QUICK_BY_MODEL.get(family, {}))
+    if args.max_epochs:
+        settings["max_epochs"] = args.max_epochs
+    settings.update({k: v for k, v in args.params.get(None, {}).items() if k in accepted})
+    settings.update(args.params.get(family, {}))
+    settings.update(args.params.get(key, {}))
+    settings.update(fixed)
+    return factory(device=args.device, random_state=seed, verbose=args.verbose, **settings)
+
+
+def throughput(model, structures, repeats=3):
+    """Best structures per second over a few calls of ``predict``."""
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model.predict(structures)
+        best = min(best, time.perf_counter() - start)
+    return len(structures) / best
+
+
+def run_row(key, model, split):
+    """Fit one model on a split and measure it."""
+    X_train, X_valid, X_test, y_train, y_valid, y_test = split
+    start = time.perf_counter()
+    if isinstance(model, DOSRegressorBase):
+        model.fit(X_train, y_train, X_valid=X_valid, y_valid=y_valid)
+    else:
+        model.fit(X_train, y_train)
+    fit_time = time.perf_counter() - start
+    y_pred = model.predict(X_test)
+    row = {"model": key, "test": dos_report(y_test, y_pred), "fit_seconds": fit_time}
+    row["predict_structures_per_second"] = throughput(model, X_test)
+    if isinstance(model, DOSRegressorBase):
+        durations = [d for net in model.nets_ for d in net.history[:, "dur"]]
+        history = model.net_.history
+        row["seconds_per_epoch"] = float(np.mean(durations))
+        row["epochs"] = model.n_epochs_
+        row["best_epoch"] = int(
+            next(
+                (r["epoch"] for r in reversed(history) if r.get("valid_loss_best")),
+                len(history),
+            )
+        )
+        row["n_ensemble"] = len(model.nets_)
+        row["params"] = {k: v for k, v in model.get_params().items() if k != "callbacks"}
+    if isinstance(model, DOSTransformerRegressor):
+        clear_crystal_system_cache()
+        start = time.perf_counter()
+        model.predict(X_test)
+        row["predict_structures_per_second_with_symmetry"] = len(X_test) / (
+            time.perf_counter() - start
+        )
+    return row, y_pred
+
+
+METRICS = (("mse_x10", "MSE×10"), ("mae", "MAE"), ("r2", "R²"))
+PARTS = ("train", "valid", "test")
+SPLITS = {
+    "id": "ID (random 80/10/10)",
+    "system": "OOD crystal system",
+    "species": "OOD species count",
+}
+
+
+def add_common_arguments(
+    parser: argparse.ArgumentParser, models, out: str, verbose: int = 0
+) -> None:
+    """The options every benchmark script takes."""
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        default=models,
+        choices=[*MODELS, "all"],
+        help=f"rows to run (default: {' '.join(models)})",
+    )
+    parser.add_argument("--quick", action="store_true", help="small models, few epochs (CI)")
+    parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
+    parser.add_argument("--max-epochs", type=int, help="override the number of epochs")
+    parser.add_argument("--data-home", help="folder holding the data files")
+    parser.add_argument(
+        "--n-jobs", type=int, default=-1, help="processes for the crystal-system search"
+    )
+    parser.add_argument("--out", default=out, help="output folder")
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="[MODEL:]NAME=VALUE",
+        help="estimator parameter (repeatable), for one model or every model that has it, "
+        "e.g. --param hidden=128 --param dostransformer:n_ensemble=3",
+    )
+    parser.add_argument("--verbose", type=int, default=verbose, help="estimator verbosity")
+
+
+def finish_arguments(args):
+    """Expand ``--models all`` and check ``--param`` model names."""
+    if "all" in args.models:
+        args.models = list(MODELS)
+    args.params = parse_params(args.param)
+    families = {key.removesuffix("_energy") for key in MODELS}
+    unknown = set(args.params) - {None} - set(MODELS) - families
+    if unknown:
+        raise SystemExit(f"--param names unknown models {sorted(unknown)}; known: {list(MODELS)}")
+    return args
+
+
+def split_indices(name, structures, seed, n_jobs=None):
+    """(train, valid, test) index arrays of a split named in :data:`SPLITS`.
+
+    The held-out crystals of an OOD split are halved at random into validation
+    (early stopping) and test, as in the DOSTransformer paper.
+    """
+    n = len(structures)
+    if name == "id":
+        train, valid, test, *_ = train_valid_test_split(
+            np.arange(n), np.arange(n), random_state=seed
+        )
+        return train, valid, test
+    splitter = CrystalSystemSplit(n_jobs=n_jobs) if name == "system" else SpeciesCountSplit()
+    train, held_out = next(splitter.split(structures))
+    held_out = np.random.default_rng(seed).permutation(held_out)
+    half = len(held_out) // 2
+    return train, held_out[:half], held_out[half:]
+
+
+def split_data(structures, dos, indices):
+    """``X_train, X_valid, X_test, y_train, y_valid, y_test`` for (train, valid, test) indices."""
+    parts = [([structures[i] for i in index], dos[index]) for index in indices]
+    return tuple(p[0] for p in parts) + tuple(p[1] for p in parts)
+
+
+def run_splits(args, structures, dos, splits, seed, after_fit=None):
+    """Fit every model of ``args.models`` on each split; return {(split, model): row}.
+
+    ``after_fit(split, key, model, data, y_pred, row, indices)`` runs after each
+    fit, to add measurements to ``row`` (``data`` as returned by
+    :func:`split_data`, ``indices`` the (train, valid, test) index arrays).
+    A split whose sides would be empty is skipped with a message.
+    """
+    results = {}
+    for split in splits:
+        try:
+            indices = split_indices(split, structures, seed, args.n_jobs)
+        except ValueError as err:
+            print(f"{SPLITS[split]}: skipped ({err})", flush=True)
+            continue
+        data = split_data(structures, dos, indices)
+        sizes = ", ".join(f"{len(i)} {n}" for i, n in zip(indices, PARTS, strict=True))
+        print(f"{SPLITS[split]}: {sizes}", flush=True)
+        for key in args.models:
+            model = build(key, args, seed)
+            row, y_pred = run_row(key, model, data)
+            row["split"] = split
+            if after_fit is not None:
+                after_fit(split, key, model, data, y_pred, row, indices)
+            results[(split, key)] = row
+            measured = "  ".join(f"{name} {row['test'][m]:.3f}" for m, name in METRICS)
+            print(f"  {MODELS[key][0]:18s} {measured}  (fit {row['fit_seconds']:.0f} s)")
+    return results
+
+
+def print_split_table(results, models, metrics=None):
+    """One line per model, one block of metrics per split, as in the paper's Table 2."""
+    metrics = metrics or METRICS
+    splits = list(dict.fromkeys(split for split, _ in results))
+    width = 8 * len(metrics)
+    print(f"{'':18s}" + "".join(f" │ {SPLITS[s]:^{width}s}" for s in splits))
+    names = "".join(f"{name:>8s}" for _, name in metrics)
+    print(f"{'model':18s}" + f" │ {names}" * len(splits))
+    for key in models:
+        cells = []
+        for split in splits:
+            test = results[(split, key)]["test"] if (split, key) in results else {}
+            cells.append(
+                " │ "
+                + "".join(f"{test[m]:8.3f}" if m in test else f"{'—':>8s}" for m, _ in metrics)
+            )
+        print(f"{MODELS[key][0]:18s}" + "".join(cells))
