@@ -7,6 +7,7 @@ its estimator from the command line, :func:`run_row` fits and measures it.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import time
 
@@ -68,7 +69,9 @@ def build(key, args, seed):
     _, factory, fixed = MODELS[key]
     family = key.removesuffix("_energy")
     if factory is tree_reference:
+        accepted = set(inspect.signature(factory).parameters)
         settings = dict(QUICK_BY_MODEL["trees"]) if args.quick else {}
+        settings.update({k: v for k, v in args.params.get(None, {}).items() if k in accepted})
         settings.update(args.params.get(key, {}))
         return factory(random_state=seed, n_jobs=-1, **settings)
     accepted = factory().get_params()

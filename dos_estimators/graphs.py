@@ -58,7 +58,7 @@ def structure_to_graph(
     Raises
     ------
     ValueError
-        If an element is outside the node-feature table.
+        If an element is outside the node-feature table, or ``cutoff`` is not positive.
 
     Examples
     --------

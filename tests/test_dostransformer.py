@@ -21,7 +21,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from dos_estimators import DOSTransformerRegressor
-from dos_estimators.estimators.base import GraphDataset
+from dos_estimators.estimators.base import DOSDataset
 from dos_estimators.features import element_table
 from dos_estimators.metrics import mse, r2
 from dos_estimators.nn import DOSTransformerLoss
@@ -611,7 +611,7 @@ def test_ensemble_averages_its_members(small_data):
     X, y = small_data
     model = tiny(n_ensemble=2).fit(X, y)
     assert len(model.nets_) == 2 and model.net_ is model.nets_[0]
-    dataset = GraphDataset(model._graphs(X)[1])
+    dataset = DOSDataset(model._inputs(X))
     members = np.stack([net.predict(dataset) * model.y_scale_ for net in model.nets_])
     assert not np.allclose(members[0], members[1])  # different initialisations
     prediction = model.predict(X)
@@ -627,3 +627,142 @@ def test_bad_n_ensemble_is_a_value_error(small_data, n_ensemble):
     X, y = small_data
     with pytest.raises(ValueError, match="n_ensemble"):
         tiny(n_ensemble=n_ensemble).fit(X, y)
+
+
+# -- 16. prompt fine-tuning (the paper's Table 3) ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cubic_model(data):
+    """A model that has seen cubic crystals only, and two hexagonal crystals with their DOS."""
+    _, y = data
+    cubic = [rock_salt(5.64), rock_salt(5.0, ("Mg", "O")), diamond(3.57), diamond(5.43, "Si")]
+    model = tiny().fit(cubic, y[:4])
+    hexagonal = [wurtzite(), wurtzite(3.4, 5.5)]
+    return model, hexagonal, y[4:6]
+
+
+def snapshot(module) -> dict:
+    return {name: value.detach().clone() for name, value in module.state_dict().items()}
+
+
+def test_fine_tune_only_prompt_leaves_everything_else_unchanged(cubic_model):
+    model, X_new, y_new = cubic_model
+    model = pickle.loads(pickle.dumps(model))
+    before = snapshot(model.net_.module_)
+    prediction_before = model.predict(X_new)
+    assert model.fine_tune(X_new, y_new, max_epochs=5) is model
+    after = snapshot(model.net_.module_)
+    changed = {name for name in before if not torch.equal(before[name], after[name])}
+    assert changed == {
+        "trained_systems",
+        "system_prompts.weight",
+        "decoder.0.weight",
+        "decoder.0.bias",
+        "decoder.3.weight",
+        "decoder.3.bias",
+    }
+    hexagonal = CRYSTAL_SYSTEMS.index("hexagonal")
+    unchanged_prompts = [i for i in range(len(CRYSTAL_SYSTEMS)) if i != hexagonal]
+    torch.testing.assert_close(
+        before["system_prompts.weight"][unchanged_prompts],
+        after["system_prompts.weight"][unchanged_prompts],
+    )
+    assert model.crystal_systems_ == ["cubic", "hexagonal"]
+    assert bool(model.net_.module_.trained_systems[hexagonal])
+    assert not np.allclose(model.predict(X_new), prediction_before)
+    # Every parameter is trainable again for a later fit or fine-tune.
+    assert all(p.requires_grad for p in model.net_.module_.parameters())
+
+
+def test_fine_tune_starts_new_prompt_from_mean_prompt(cubic_model):
+    model, X_new, y_new = cubic_model
+    model = pickle.loads(pickle.dumps(model))
+    with torch.no_grad():
+        before = model.predict(X_new)
+    # lr=0: nothing learns, so only the prompt initialisation acts; it is the
+    # mean prompt the untrained system used before, so predictions stay put.
+    model.fine_tune(X_new, y_new, max_epochs=1, lr=0.0)
+    np.testing.assert_allclose(model.predict(X_new), before, atol=1e-6)
+
+
+def test_fine_tune_all_parameters_changes_the_encoder(cubic_model):
+    model, X_new, y_new = cubic_model
+    model = pickle.loads(pickle.dumps(model))
+    before = snapshot(model.net_.module_)
+    model.fine_tune(X_new, y_new, only_prompt=False, max_epochs=3)
+    after = snapshot(model.net_.module_)
+    changed = {name for name in before if not torch.equal(before[name], after[name])}
+    assert any(name.startswith("encoder.") for name in changed)
+    assert any(name.startswith("cross_attention.") for name in changed)
+    assert len(changed) > len(before) // 2
+
+
+def test_fine_tune_reduces_error_on_the_new_crystals(cubic_model):
+    model, X_new, y_new = cubic_model
+    model = pickle.loads(pickle.dumps(model))
+    error_before = mse(y_new, model.predict(X_new))
+    model.fine_tune(X_new, y_new, max_epochs=40, lr=1e-2)
+    assert mse(y_new, model.predict(X_new)) < error_before
+
+
+def test_fine_tune_is_deterministic(cubic_model):
+    model, X_new, y_new = cubic_model
+    first = pickle.loads(pickle.dumps(model)).fine_tune(X_new, y_new, max_epochs=3)
+    second = pickle.loads(pickle.dumps(model)).fine_tune(X_new, y_new, max_epochs=3)
+    np.testing.assert_array_equal(first.predict(X_new), second.predict(X_new))
+
+
+def test_fine_tune_runs_user_callbacks_and_keeps_n_epochs(data):
+    from skorch.callbacks import Callback
+
+    class CountEpochs(Callback):
+        def initialize(self):
+            self.epochs = 0
+            return self
+
+        def on_epoch_end(self, net, **kwargs):
+            self.epochs += 1
+
+    X, y = data
+    counter = CountEpochs()
+    model = tiny(callbacks=[("count", counter)], patience=None).fit(X[:4], y[:4])
+    n_epochs = model.n_epochs_
+    model.fine_tune(X[4:6], y[4:6], max_epochs=2)
+    assert dict(model.net_.callbacks_)["count"].epochs == 2
+    assert model.n_epochs_ == n_epochs == TINY["max_epochs"]
+
+
+def test_fine_tune_every_ensemble_member(data):
+    X, y = data
+    model = tiny(n_ensemble=2).fit(X[:4], y[:4])
+    before = [snapshot(net.module_)["decoder.3.bias"] for net in model.nets_]
+    model.fine_tune(X[4:6], y[4:6], max_epochs=2)
+    after = [net.module_.decoder[3].bias.detach() for net in model.nets_]
+    assert len(model.nets_) == 2 and model.net_ is model.nets_[0]
+    assert all(not torch.equal(b, a) for b, a in zip(before, after, strict=True))
+
+
+def test_fine_tune_keeps_the_sklearn_contract(cubic_model):
+    model, X_new, y_new = cubic_model
+    with pytest.raises(NotFittedError):
+        tiny().fine_tune(X_new, y_new)
+    tuned = pickle.loads(pickle.dumps(model)).fine_tune(X_new, y_new, max_epochs=1)
+    fresh = clone(tuned)
+    assert not hasattr(fresh, "net_")
+    assert fresh.get_params() == tuned.get_params()
+
+
+def test_fine_tune_rejects_bad_input(cubic_model):
+    model, X_new, y_new = cubic_model
+    with pytest.raises(ValueError, match="trained on a grid of 12"):
+        model.fine_tune(X_new, np.ones((2, 7)))
+    for max_epochs in (0, 2.5, True):
+        with pytest.raises(ValueError, match="max_epochs"):
+            model.fine_tune(X_new, y_new, max_epochs=max_epochs)
+    with pytest.raises(ValueError, match="only_prompt"):
+        model.fine_tune(X_new, y_new, only_prompt="yes")
+    with pytest.raises(ValueError, match="lr"):
+        model.fine_tune(X_new, y_new, lr=-1e-3)
+    with pytest.raises(ValueError, match="Sample 1"):
+        model.fine_tune([X_new[0], "not a crystal"], y_new)

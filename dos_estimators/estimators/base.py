@@ -204,10 +204,14 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
             )
         if self.verbose and self.verbose > 1:
             callbacks.append(("progress_bar", ProgressBar()))
-        for i, callback in enumerate(self.callbacks or []):
-            name = callback[0] if isinstance(callback, tuple) else f"user_{i}"
-            callbacks.append(callback if isinstance(callback, tuple) else (name, callback))
-        return callbacks
+        return callbacks + self._user_callbacks()
+
+    def _user_callbacks(self) -> list:
+        """The ``callbacks`` parameter as ``(name, callback)`` pairs."""
+        return [
+            callback if isinstance(callback, tuple) else (f"user_{i}", callback)
+            for i, callback in enumerate(self.callbacks or [])
+        ]
 
     def _new_net(self, module, seed, *, lr, max_epochs, train_split, callbacks):
         """A skorch net around ``module`` with this estimator's training settings."""

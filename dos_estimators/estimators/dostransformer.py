@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import torch
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ..graphs import CRYSTAL_ATTR_NAMES
@@ -90,7 +91,7 @@ class DOSTransformerRegressor(GraphDOSRegressor):
     crystal_systems_ : list of str
         Crystal systems present in the training data; others get the mean prompt.
     n_epochs_ : int
-        Epochs trained by ``net_``.
+        Epochs the first network trained in ``fit`` (``fine_tune`` leaves it as is).
     n_node_features_ : int
         Width of the node-feature table (22 for ``"magpie"``).
     y_scale_ : float
@@ -213,7 +214,7 @@ class DOSTransformerRegressor(GraphDOSRegressor):
         mean prompt it was using until now, and is added to ``crystal_systems_``.
         Training runs ``max_epochs`` full passes at a constant learning rate,
         without validation or early stopping (there are few crystals), for
-        every network of the ensemble.
+        every network of the ensemble; the ``callbacks`` parameter applies.
 
         Parameters
         ----------
@@ -236,21 +237,28 @@ class DOSTransformerRegressor(GraphDOSRegressor):
         sklearn.exceptions.NotFittedError
             If the model was not fitted.
         ValueError
-            If ``y`` is not on the training grid or ``max_epochs`` is below 1.
+            If ``y`` is not on the training grid, ``max_epochs`` is not an integer
+            of at least 1, ``lr`` is negative or ``only_prompt`` is not a bool.
         """
         check_is_fitted(self, "net_")
-        if not (isinstance(max_epochs, (int, np.integer)) and max_epochs >= 1):
+        if isinstance(max_epochs, bool) or not (
+            isinstance(max_epochs, (int, np.integer)) and max_epochs >= 1
+        ):
             raise ValueError(f"max_epochs must be an integer of at least 1, got {max_epochs!r}.")
+        if not isinstance(only_prompt, (bool, np.bool_)):
+            raise ValueError(f"only_prompt must be True or False, got {only_prompt!r}.")
+        lr = self.lr / 10 if lr is None else lr
+        if not (isinstance(lr, numbers.Real) and lr >= 0):
+            raise ValueError(f"lr must be a non-negative number, got {lr!r}.")
         graphs = self._inputs(X)
         targets = self._scaled_targets(y, len(graphs))
         dataset = DOSDataset(graphs, targets)
         new_systems = sorted({int(graph.system) for graph in graphs})
-        lr = self.lr / 10 if lr is None else lr
-        seeds = check_random_state(self.random_state).randint(
-            np.iinfo(np.int32).max, size=len(self.nets_)
-        )
         tuned = []
-        for net, seed in zip(self.nets_, seeds, strict=True):
+        for net in self.nets_:
+            # Batch order seeded from the network's own training seed, so that
+            # fine-tuning is repeatable without drawing from ``random_state``.
+            seed = net.iterator_train__generator.initial_seed()
             module = net.module_
             with torch.no_grad():
                 unseen = [k for k in new_systems if not module.trained_systems[k]]
@@ -262,14 +270,14 @@ class DOSTransformerRegressor(GraphDOSRegressor):
             module.system_prompts.requires_grad_(True)
             module.decoder.requires_grad_(True)
             try:
-                with seeded(int(seed), self.device):
+                with seeded(seed, self.device):
                     new_net = self._new_net(
                         module,
-                        int(seed),
+                        seed,
                         lr=lr,
                         max_epochs=max_epochs,
                         train_split=None,
-                        callbacks=[],
+                        callbacks=self._user_callbacks(),
                     )
                     new_net.fit(dataset, None)
             finally:

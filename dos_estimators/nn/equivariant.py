@@ -38,11 +38,12 @@ class E3NNEncoder(nn.Module):
 
     Node input is an embedding of the element features (``mass_onehot`` in
     Chen et al.), node attributes an embedding of the element; both are
-    ``embedding`` scalars after a ReLU. Each hidden layer has ``mul`` copies of
-    every irrep up to ``lmax`` with both parities (``"32x0e + 32x0o + 32x1e + 32x1o"``
-    for the defaults); edges carry spherical harmonics up to ``lmax`` times a
-    cosine cutoff, and their length enters the radial networks through
-    ``n_basis`` Gaussians.
+    ``embedding`` scalars after a ReLU. Each hidden layer keeps ``mul`` copies of
+    every irrep up to ``lmax``, of either parity, that the tensor products can
+    reach (for the defaults ``"32x0e + 32x1o"`` after the first layer and
+    ``"32x0e + 32x1o + 32x1e"`` after the second); edges carry spherical
+    harmonics up to ``lmax`` times a cosine cutoff, and their length enters the
+    radial networks through ``n_basis`` Gaussians.
 
     Parameters
     ----------

@@ -85,7 +85,7 @@ def composition_statistics(x: torch.Tensor, batch: torch.Tensor, n_graphs: int) 
 class CrystalReadout(nn.Module):
     """Crystal vector from pooled atom embeddings and cheap crystal descriptors.
 
-    ``g = φ([pool(h) ‖ stats(x) ‖ crystal_attr])`` where ``stats`` are
+    ``g = φ([pool(h) ‖ crystal_attr ‖ stats(x)])`` where ``stats`` are
     :func:`composition_statistics` of the raw element features (optional) and
     ``crystal_attr`` the graph's volume and density descriptors.
 
