@@ -250,7 +250,10 @@ def print_split_table(results, models, metrics=None):
     for key in models:
         cells = []
         for split in splits:
-            test = results[(split, key)]["test"] if (split, key) in results else {}
+            row = results.get((split, key), {})
+            # Metrics from the test report, or measurements of the row (seconds_per_epoch).
+            test = {**row, **row.get("test", {})}
+            test = {m: v for m, v in test.items() if isinstance(v, float)}
             cells.append(
                 " │ "
                 + "".join(f"{test[m]:8.3f}" if m in test else f"{'—':>8s}" for m, _ in metrics)

@@ -27,7 +27,13 @@ from common import SPLITS, add_common_arguments, finish_arguments, print_split_t
 from dos_estimators.datasets import load_electron_dos
 from dos_estimators.metrics import property_probe_score
 
-METRICS = (("mse_x10", "MSE×10"), ("mae", "MAE"), ("r2", "R²"), ("gap_mse", "gap MSE"))
+METRICS = (
+    ("mse_x10", "MSE×10"),
+    ("mae", "MAE"),
+    ("r2", "R²"),
+    ("gap_mse", "gap MSE"),
+    ("seconds_per_epoch", "s/epoch"),
+)
 
 
 def parse_args(argv=None):

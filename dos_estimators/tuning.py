@@ -287,12 +287,14 @@ def tune(
         Name of the study in ``storage``; a study of that name is continued if it exists.
         Required with a persistent ``storage``, so that other workers and re-runs find it.
     sampler : optuna.samplers.BaseSampler, optional
-        Defaults to ``TPESampler(seed=random_state)``.
+        Defaults to a ``TPESampler`` seeded from ``random_state`` and the number of trials
+        already in the study, so that a re-run continues rather than repeats its draws.
     pruner : optuna.pruners.BasePruner, optional
         Stops unpromising trials early. ``None`` (default) prunes nothing and reports nothing.
         With a pruner, an estimator that takes skorch ``callbacks`` (the package's regressors,
         skorch nets) gets a :class:`PruningCallback` that reports ``-valid_loss`` each epoch
-        (steps as described there). Any other estimator reports the mean score of the folds
+        (steps as described there; the estimator needs a validation fraction, or a
+        ``ValueError`` is raised). Any other estimator reports the mean score of the folds
         done so far after each fold (step = fold index), so pruning happens between folds.
     random_state : int, optional
         Seed of the default sampler. Workers sharing a study should get different seeds
@@ -358,7 +360,7 @@ def tune(
     study = optuna.create_study(
         storage=_make_storage(storage, heartbeat_interval, grace_period, max_retry),
         study_name=study_name,
-        sampler=sampler if sampler is not None else optuna.samplers.TPESampler(seed=random_state),
+        sampler=sampler,
         pruner=pruner if pruner is not None else optuna.pruners.NopPruner(),
         direction="maximize",
         load_if_exists=True,
@@ -368,9 +370,28 @@ def tune(
             f"Study {study.study_name!r} in {storage!r} minimises; tune() maximises scores. "
             "Choose another study_name."
         )
+    if sampler is None:
+        # Seeded from random_state and the trials already stored, so that a re-run
+        # or a second worker does not repeat the first trials' draws.
+        seed = None
+        if random_state is not None:
+            seed = int(
+                np.random.SeedSequence([random_state, len(study.trials)]).generate_state(1)[0]
+            )
+        study.sampler = optuna.samplers.TPESampler(seed=seed)
+    # Trials of workers that died since the last run are failed (and retried) now,
+    # not only when this worker next asks for a trial.
+    optuna.storages.fail_stale_trials(study)
 
     prune = pruner is not None and not isinstance(pruner, optuna.pruners.NopPruner)
-    epoch_pruning = prune and "callbacks" in estimator.get_params(deep=False)
+    params = estimator.get_params(deep=False)
+    epoch_pruning = prune and "callbacks" in params
+    if epoch_pruning and not params.get("validation_fraction", 1):
+        raise ValueError(
+            "Epoch-level pruning reports the validation loss, but the estimator has "
+            f"validation_fraction={params['validation_fraction']!r}; give it a validation "
+            "fraction or pass pruner=None."
+        )
     objective = _Objective(
         estimator, distributions, X, y, splits, scorer, prune, epoch_pruning, _worker_name()
     )

@@ -675,6 +675,20 @@ def test_fine_tune_only_prompt_leaves_everything_else_unchanged(cubic_model):
     assert all(p.requires_grad for p in model.net_.module_.parameters())
 
 
+def test_fine_tune_leaves_other_systems_prompts_alone_at_high_lr(cubic_model):
+    # Weight decay acts on the whole prompt table; only the new system's row may move.
+    model, X_new, y_new = cubic_model
+    model = pickle.loads(pickle.dumps(model))
+    before = snapshot(model.net_.module_)["system_prompts.weight"]
+    for only_prompt in (True, False):
+        model.fine_tune(X_new, y_new, only_prompt=only_prompt, max_epochs=20, lr=5e-2)
+    after = model.net_.module_.system_prompts.weight.detach()
+    hexagonal = CRYSTAL_SYSTEMS.index("hexagonal")
+    others = [i for i in range(len(CRYSTAL_SYSTEMS)) if i != hexagonal]
+    assert torch.equal(before[others], after[others])
+    assert not torch.equal(before[hexagonal], after[hexagonal])
+
+
 def test_fine_tune_starts_new_prompt_from_mean_prompt(cubic_model):
     model, X_new, y_new = cubic_model
     model = pickle.loads(pickle.dumps(model))

@@ -1,6 +1,5 @@
 """Tests for dos_estimators.graphs: periodic radius graphs and their collation."""
 
-
 import numpy as np
 import pytest
 import torch

@@ -174,8 +174,9 @@ def load_electron_dos(
         ``energies`` (``(n_points,)``, eV relative to the grid's reference),
         ``energy_unit`` (``"eV"``), ``material_ids`` (list of str), ``crystal_systems``
         (list of str), ``efermi`` (``(n,)``, the Fermi level of each record on its own
-        energy scale, 0 where the record has none), ``gap`` (``(n,)`` in eV, NaN where
-        the record has none), ``DESCR``.
+        energy scale; 0 where the record has no ``efermi`` key, while an explicit null
+        is an error naming the line), ``gap`` (``(n,)`` in eV, NaN where the record has
+        none), ``DESCR``.
 
     Raises
     ------

@@ -158,6 +158,13 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
             if not (is_integer and value >= minimum):
                 raise ValueError(f"{name} must be an integer of at least {minimum}, got {value!r}.")
 
+    def _check_flags(self, *names: str) -> None:
+        """Raise a ValueError naming the first parameter that is not True or False."""
+        for name in names:
+            value = getattr(self, name)
+            if not isinstance(value, (bool, np.bool_)):
+                raise ValueError(f"{name} must be True or False, got {value!r}.")
+
     def _check_params(self) -> None:
         self._check_integers(1, "batch_size", "max_epochs", "n_ensemble")
         fraction = self.validation_fraction

@@ -8,8 +8,6 @@ the paper's two forms: the whole DOS read from the crystal vector
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..graphs import CRYSTAL_ATTR_NAMES
 from ..nn import E3NNDOSNetwork, GraphNetworkDOSNetwork, MLPDOSNetwork
 from .base import GraphDOSRegressor
@@ -65,8 +63,7 @@ class _BaselineRegressor(GraphDOSRegressor):
 
     def _check_params(self):
         super()._check_params()
-        if not isinstance(self.use_energy, (bool, np.bool_)):
-            raise ValueError(f"use_energy must be True or False, got {self.use_energy!r}.")
+        self._check_flags("use_energy")
         self._check_integers(1, "hidden", "n_layers")
 
     def _network_params(self) -> dict:
@@ -240,6 +237,9 @@ class E3NNDOSRegressor(_BaselineRegressor):
     tutorial (embedding 64, mul 32, lmax 1, 2 gated layers, cutoff 4 Å, 10
     radial basis functions, 100 radial neurons, AdamW at 5e-3 with weight decay 0.05).
     The prediction is invariant to rotations and translations of the crystal.
+    Unlike Chen et al., who map the pooled scalars straight to the DOS, the
+    pooled scalars go through the read-out every model here shares (with the
+    log volume per atom and log density) before the DOS head.
 
     Parameters
     ----------

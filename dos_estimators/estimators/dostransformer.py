@@ -266,6 +266,10 @@ class DOSTransformerRegressor(GraphDOSRegressor):
                     mean_prompt = module.system_prompts.weight[module.trained_systems].mean(0)
                     module.system_prompts.weight[unseen] = mean_prompt
                 module.trained_systems[new_systems] = True
+                # The prompts are rows of one tensor: weight decay would shrink the
+                # rows of systems absent from X too, so those are put back afterwards.
+                others = [k for k in range(len(CRYSTAL_SYSTEMS)) if k not in new_systems]
+                other_prompts = module.system_prompts.weight[others].clone()
             module.requires_grad_(not only_prompt)
             module.system_prompts.requires_grad_(True)
             module.decoder.requires_grad_(True)
@@ -282,6 +286,8 @@ class DOSTransformerRegressor(GraphDOSRegressor):
                     new_net.fit(dataset, None)
             finally:
                 module.requires_grad_(True)
+                with torch.no_grad():
+                    module.system_prompts.weight[others] = other_prompts
             tuned.append(new_net)
         self.nets_ = tuned
         self.net_ = tuned[0]

@@ -92,8 +92,7 @@ class DOSVectorRegressor(DOSRegressorBase):
 
     def _check_params(self):
         super()._check_params()
-        if not isinstance(self.use_energy, (bool, np.bool_)):
-            raise ValueError(f"use_energy must be True or False, got {self.use_energy!r}.")
+        self._check_flags("use_energy")
         self._check_integers(1, "hidden", "n_layers")
 
     def _inputs(self, X, fitting=False):
