@@ -10,6 +10,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+from pymatgen.core import Structure
+
+from ..structures import as_structure
+
 DATA_ENV = "DOS_ESTIMATORS_DATA"
 DEFAULT_DATA_HOME = "~/dos_estimators_data"
 
@@ -106,3 +111,47 @@ def fetch_file(
             f"{err}). {where}"
         ) from err
     return Path(fetched)
+
+
+def structure_from_dict(structure: dict, where: str = "") -> Structure:
+    """A ``Structure`` from a pymatgen ``Structure.as_dict()`` or an ASE ``Atoms.todict()``.
+
+    Parameters
+    ----------
+    structure : dict
+    where : str, default=""
+        Prefix of error messages naming the record (e.g. ``"data.jsonl, line 3: "``).
+
+    Returns
+    -------
+    pymatgen.core.Structure
+
+    Raises
+    ------
+    ValueError
+        If the dict is of neither kind, not periodic, or its arrays do not fit together.
+    """
+    if not isinstance(structure, dict):
+        raise ValueError(f"{where}'structure' must be a dict, got {type(structure).__name__}.")
+    try:
+        if "lattice" in structure and "sites" in structure:
+            return as_structure(Structure.from_dict(structure))
+        if {"numbers", "positions", "cell"} <= structure.keys():
+            pbc = structure.get("pbc", True)
+            if not all(np.broadcast_to(np.asarray(pbc, dtype=bool), 3)):
+                raise ValueError(
+                    f"{where}the ASE Atoms dict is not periodic in all directions "
+                    f"(pbc={pbc}); a crystal needs pbc=True."
+                )
+            return Structure(
+                structure["cell"],
+                structure["numbers"],
+                structure["positions"],
+                coords_are_cartesian=True,
+            )
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{where}cannot build a structure: {err}") from err
+    raise ValueError(
+        f"{where}'structure' is neither a pymatgen Structure dict ('lattice', 'sites') nor an "
+        f"ASE Atoms dict ('numbers', 'positions', 'cell'); its keys are {sorted(structure)}."
+    )

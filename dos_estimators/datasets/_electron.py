@@ -11,12 +11,11 @@ import os
 from pathlib import Path
 
 import numpy as np
-from pymatgen.core import Structure
 from sklearn.utils import Bunch
 
 from ..spectra import DOSGrid
-from ..structures import DEFAULT_SYMPREC, as_structure, crystal_systems
-from ._base import DATA_ENV, get_data_home
+from ..structures import DEFAULT_SYMPREC, crystal_systems
+from ._base import DATA_ENV, get_data_home, structure_from_dict
 
 EDOS_GPAW = "edos_gpaw"
 """Name of the local electron DOS set computed with GPAW (``edos_gpaw.jsonl``)."""
@@ -64,31 +63,6 @@ def _resolve_path(name_or_path, data_home) -> Path:
     raise FileNotFoundError(
         f"No electron DOS file {str(name_or_path)!r}: looked for "
         f"{', '.join(str(p) for p in tried)}."
-    )
-
-
-def _record_structure(structure: dict, where: str) -> Structure:
-    """A ``Structure`` from a pymatgen ``Structure.as_dict()`` or an ASE ``Atoms`` dict."""
-    if not isinstance(structure, dict):
-        raise ValueError(f"{where}'structure' must be a dict, got {type(structure).__name__}.")
-    try:
-        if "lattice" in structure and "sites" in structure:
-            return as_structure(Structure.from_dict(structure))
-        if {"numbers", "positions", "cell"} <= structure.keys():
-            from ase import Atoms
-
-            atoms = Atoms(
-                numbers=structure["numbers"],
-                positions=structure["positions"],
-                cell=structure["cell"],
-                pbc=structure.get("pbc", True),
-            )
-            return as_structure(atoms)
-    except (KeyError, TypeError, ValueError) as err:
-        raise ValueError(f"{where}cannot build a structure: {err}") from err
-    raise ValueError(
-        f"{where}'structure' is neither a pymatgen Structure dict ('lattice', 'sites') nor an "
-        f"ASE Atoms dict ('numbers', 'positions', 'cell'); its keys are {sorted(structure)}."
     )
 
 
@@ -221,7 +195,7 @@ def load_electron_dos(
                 structure = record["dos"]["structure"]
             else:
                 raise ValueError(f"{where}no 'structure'.")
-            structures.append(_record_structure(structure, where))
+            structures.append(structure_from_dict(structure, where))
             efermis.append(efermi)
             gaps.append(_number_or_nan(record.get("gap"), "gap", where))
     if not rows:

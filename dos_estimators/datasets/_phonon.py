@@ -12,7 +12,7 @@ from pymatgen.core import Structure
 from sklearn.utils import Bunch
 
 from ..structures import DEFAULT_SYMPREC, crystal_systems
-from ._base import RemoteFile, fetch_file
+from ._base import RemoteFile, fetch_file, structure_from_dict
 
 PHONON_DOS = RemoteFile(
     filename="phonon_dos_e3nn.csv",
@@ -34,13 +34,7 @@ maximum of 1.
 
 def _ase_dict_to_structure(text: str, row: int) -> Structure:
     # The column holds Python literals of ASE ``Atoms.todict()``; never eval them.
-    atoms = ast.literal_eval(text)
-    try:
-        return Structure(
-            atoms["cell"], atoms["numbers"], atoms["positions"], coords_are_cartesian=True
-        )
-    except (KeyError, ValueError) as err:
-        raise ValueError(f"Row {row}: cannot build a structure from {text[:80]!r}: {err}") from err
+    return structure_from_dict(ast.literal_eval(text), f"Row {row}: ")
 
 
 def load_phonon_dos(
