@@ -12,6 +12,7 @@ import numpy as np
 from sklearn.model_selection import BaseCrossValidator, train_test_split
 from sklearn.utils import check_random_state
 
+from ._validation import is_integer
 from .structures import (
     CRYSTAL_SYSTEMS,
     DEFAULT_SYMPREC,
@@ -105,9 +106,7 @@ def _check_counts(value, name: str) -> tuple[int, ...] | None:
     if value is None:
         return None
     counts = _as_tuple(value, name)
-    if not counts or not all(
-        isinstance(c, (int, np.integer)) and not isinstance(c, bool) and c >= 1 for c in counts
-    ):
+    if not counts or not all(is_integer(c) and c >= 1 for c in counts):
         raise ValueError(
             f"{name} must be a non-empty sequence of species counts (integers of at least 1), "
             f"got {value!r}."
@@ -200,7 +199,7 @@ class ElementBalancedSplit(BaseCrossValidator):
 
     def _n_test(self, n_samples: int) -> int:
         size = self.test_size
-        if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
+        if is_integer(size):
             if not 1 <= size < n_samples:
                 raise ValueError(
                     f"test_size={size} crystals must be at least 1 and below the {n_samples} "
@@ -248,11 +247,7 @@ class ElementBalancedSplit(BaseCrossValidator):
         test : numpy.ndarray of int
             Sorted indices of the held-out crystals.
         """
-        if not (
-            isinstance(self.n_splits, (int, np.integer))
-            and not isinstance(self.n_splits, bool)
-            and self.n_splits >= 1
-        ):
+        if not (is_integer(self.n_splits) and self.n_splits >= 1):
             raise ValueError(f"n_splits must be an integer of at least 1, got {self.n_splits!r}.")
         structures = check_structures(X)
         n_samples = len(structures)

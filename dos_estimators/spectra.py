@@ -7,13 +7,14 @@ clipping and per-row scaling.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 from pymatgen.electronic_structure.dos import Dos
 from scipy.signal import savgol_filter
 from sklearn.base import BaseEstimator, TransformerMixin
+
+from ._validation import is_integer, is_real
 
 __all__ = ["DOSGrid", "valence_band_maximum"]
 
@@ -172,14 +173,14 @@ class DOSGrid(TransformerMixin, BaseEstimator):
     def _check_params(self) -> None:
         for name in ("emin", "emax"):
             value = getattr(self, name)
-            if not _is_real(value) or not np.isfinite(value):
+            if not is_real(value) or not np.isfinite(value):
                 raise ValueError(f"DOSGrid: {name} must be a finite number, got {value!r}.")
         if not self.emin < self.emax:
             raise ValueError(
                 f"DOSGrid: emin must be smaller than emax, got emin={self.emin!r}, "
                 f"emax={self.emax!r}."
             )
-        if not _is_integer(self.n_points) or self.n_points < 2:
+        if not is_integer(self.n_points) or self.n_points < 2:
             raise ValueError(f"DOSGrid: n_points must be an integer >= 2, got {self.n_points!r}.")
         if self.reference not in REFERENCES:
             raise ValueError(
@@ -192,7 +193,7 @@ class DOSGrid(TransformerMixin, BaseEstimator):
                 not isinstance(self.smoothing, Sequence)
                 or isinstance(self.smoothing, str)
                 or len(self.smoothing) != 2
-                or not all(_is_integer(v) for v in self.smoothing)
+                or not all(is_integer(v) for v in self.smoothing)
             ):
                 raise ValueError(
                     "DOSGrid: smoothing must be None or a (window_length, polyorder) pair of "
@@ -209,7 +210,7 @@ class DOSGrid(TransformerMixin, BaseEstimator):
                     f"DOSGrid: the smoothing window ({window}) is longer than the grid "
                     f"(n_points={self.n_points})."
                 )
-        if not _is_real(self.vbm_tol) or not 0 <= self.vbm_tol < 1:
+        if not is_real(self.vbm_tol) or not 0 <= self.vbm_tol < 1:
             raise ValueError(f"DOSGrid: vbm_tol must be in [0, 1), got {self.vbm_tol!r}.")
 
     @property
@@ -354,21 +355,13 @@ def _cumulative_integral(x: np.ndarray, y: np.ndarray, at: np.ndarray) -> np.nda
     return at_knots[j] + y[j] * offset + 0.5 * slope * offset**2
 
 
-def _is_real(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _is_integer(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
 def _is_triple(obj) -> bool:
     """Whether ``obj`` looks like one ``(energies, densities, efermi)`` sample."""
     return (
         isinstance(obj, (tuple, list))
         and len(obj) == 3
         and not isinstance(obj[0], (Dos, tuple, list))
-        and (obj[2] is None or _is_real(obj[2]))
+        and (obj[2] is None or is_real(obj[2]))
     )
 
 
@@ -451,7 +444,7 @@ def _as_arrays(sample, where: str, needs_efermi) -> tuple[np.ndarray, np.ndarray
             f"{energies[j]:g} >= energies[{j + 1}] = {energies[j + 1]:g}."
         )
     if needs_efermi is not None:
-        if efermi is None or not _is_real(efermi):
+        if efermi is None or not is_real(efermi):
             raise ValueError(
                 f"{where}efermi must be a number for reference={needs_efermi!r}, got {efermi!r}."
             )

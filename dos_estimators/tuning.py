@@ -29,6 +29,7 @@ from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv
 from skorch.callbacks import Callback
 
+from ._validation import is_integer
 from .metrics import get_scorer
 
 __all__ = ["PruningCallback", "TuningResult", "tune"]
@@ -343,9 +344,7 @@ def tune(
     (2,)
     """
     distributions = _check_distributions(estimator, param_distributions)
-    if n_trials is not None and not (
-        isinstance(n_trials, (int, np.integer)) and not isinstance(n_trials, bool) and n_trials >= 1
-    ):
+    if n_trials is not None and not (is_integer(n_trials) and n_trials >= 1):
         raise ValueError(f"n_trials must be a positive integer or None, got {n_trials!r}.")
     scorer = _check_scoring(estimator, scoring)
     splits = list(check_cv(cv, y).split(X, y, groups))

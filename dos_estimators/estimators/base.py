@@ -21,6 +21,7 @@ from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
 from skorch.helper import predefined_split
 from torch.utils.data import Dataset, default_collate
 
+from .._validation import is_integer
 from ..features import element_table
 from ..graphs import CRYSTAL_ATTR_NAMES, collate_graphs, structures_to_graphs
 from ..metrics import r2
@@ -154,8 +155,7 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
         """Raise a ValueError naming the first parameter that is not an integer ≥ ``minimum``."""
         for name in names:
             value = getattr(self, name)
-            is_integer = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-            if not (is_integer and value >= minimum):
+            if not (is_integer(value) and value >= minimum):
                 raise ValueError(f"{name} must be an integer of at least {minimum}, got {value!r}.")
 
     def _check_flags(self, *names: str) -> None:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
+from .._validation import is_integer, is_real
 from ..graphs import CRYSTAL_ATTR_NAMES
 from ..nn import DOSTransformer, DOSTransformerLoss
 from ..structures import CRYSTAL_SYSTEMS, DEFAULT_SYMPREC, crystal_systems
@@ -241,14 +240,12 @@ class DOSTransformerRegressor(GraphDOSRegressor):
             of at least 1, ``lr`` is negative or ``only_prompt`` is not a bool.
         """
         check_is_fitted(self, "net_")
-        if isinstance(max_epochs, bool) or not (
-            isinstance(max_epochs, (int, np.integer)) and max_epochs >= 1
-        ):
+        if not (is_integer(max_epochs) and max_epochs >= 1):
             raise ValueError(f"max_epochs must be an integer of at least 1, got {max_epochs!r}.")
         if not isinstance(only_prompt, (bool, np.bool_)):
             raise ValueError(f"only_prompt must be True or False, got {only_prompt!r}.")
         lr = self.lr / 10 if lr is None else lr
-        if not (isinstance(lr, numbers.Real) and lr >= 0):
+        if not (is_real(lr) and lr >= 0):
             raise ValueError(f"lr must be a non-negative number, got {lr!r}.")
         graphs = self._inputs(X)
         targets = self._scaled_targets(y, len(graphs))
