@@ -7,11 +7,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from pymatgen.core import Lattice, Structure
 
 from dos_estimators.datasets import DATA_ENV
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    # The test models are tiny and gain nothing from intra-op threads, while on
+    # a busy two-core machine thread oversubscription makes them many times slower.
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 def _fcc(a: float) -> Lattice:

@@ -68,16 +68,6 @@ def tiny(**overrides) -> DOSTransformerRegressor:
     return DOSTransformerRegressor(**{**TINY, **overrides})
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    # Tiny models gain nothing from intra-op threads, and on a busy two-core
-    # machine thread oversubscription makes them many times slower.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def data():
     return tiny_dataset()

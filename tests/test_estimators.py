@@ -11,7 +11,6 @@ import pickle
 
 import numpy as np
 import pytest
-import torch
 from conftest import rock_salt, tiny_dataset
 from pymatgen.core import Lattice, Structure
 from pymatgen.io.ase import AseAtomsAdaptor
@@ -67,15 +66,6 @@ def rotated(structure: Structure, matrix: np.ndarray) -> Structure:
     return Structure(
         Lattice(structure.lattice.matrix @ matrix.T), structure.species, structure.frac_coords
     )
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    # Tiny models gain nothing from intra-op threads; a busy two-core machine loses a lot.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,6 @@ from types import SimpleNamespace
 import numpy as np
 import optuna
 import pytest
-import torch
 from conftest import tiny_dataset
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import TrialState
@@ -89,13 +88,10 @@ def tiny_dos(**overrides):
 
 
 @pytest.fixture(scope="module", autouse=True)
-def quiet_single_threaded():
-    previous_threads = torch.get_num_threads()
+def quiet_optuna():
     previous_verbosity = optuna.logging.get_verbosity()
-    torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     yield
-    torch.set_num_threads(previous_threads)
     optuna.logging.set_verbosity(previous_verbosity)
 
 

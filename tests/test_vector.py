@@ -11,7 +11,6 @@ import socket
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from conftest import diamond, rock_salt, tiny_dataset, wurtzite
 from matminer.featurizers.composition import ElementProperty
 from matminer.featurizers.structure import DensityFeatures, SiteStatsFingerprint
@@ -31,14 +30,6 @@ TINY = dict(hidden=16, n_layers=2, max_epochs=4, patience=None, batch_size=8, ra
 
 def tiny(**overrides) -> DOSVectorRegressor:
     return DOSVectorRegressor(**{**TINY, **overrides})
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")
