@@ -92,6 +92,27 @@ def tiny_dataset(n_energies: int = 12, seed: int = 0):
     return structures, y / y.max(axis=1, keepdims=True)
 
 
+def bad_targets(kind: str, y):
+    """A copy of the DOS matrix ``y`` spoiled in one way, for the input-error tests.
+
+    ``kind``: ``"nan"``, ``"inf"`` or ``"negative"`` (row 3), ``"ragged"`` (row 5
+    shorter), ``"rows"`` (last row dropped) or ``"1d"`` (first column only).
+    """
+    y = np.array(y, dtype=float)
+    if kind in ("nan", "inf", "negative"):
+        y[3, 2] = {"nan": np.nan, "inf": np.inf, "negative": -0.5}[kind]
+        return y
+    if kind == "ragged":
+        rows = [list(row) for row in y]
+        rows[5] = rows[5][:-2]
+        return rows
+    if kind == "rows":
+        return y[:-1]
+    if kind == "1d":
+        return y[:, 0]
+    raise ValueError(f"unknown kind {kind!r}")
+
+
 @pytest.fixture
 def small_data():
     return tiny_dataset()

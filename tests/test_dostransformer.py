@@ -10,7 +10,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
-from conftest import diamond, isolated_atom_cell, rock_salt, tiny_dataset, wurtzite
+from conftest import bad_targets, diamond, isolated_atom_cell, rock_salt, tiny_dataset, wurtzite
 from pymatgen.core import Element, Lattice, Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 from scipy.spatial.transform import Rotation
@@ -313,24 +313,6 @@ def test_predict_before_fit_raises():
 # -- 10. input errors --------------------------------------------------------------------
 
 
-def _bad_y(kind, y):
-    y = y.copy()
-    if kind == "nan":
-        y[3, 4] = np.nan
-    elif kind == "inf":
-        y[3, 4] = np.inf
-    elif kind == "negative":
-        y[3, 4] = -0.5
-    elif kind == "ragged":
-        y = [list(row) for row in y]
-        y[5] = y[5][:-2]
-    elif kind == "rows":
-        y = y[:-1]
-    elif kind == "1d":
-        y = y[:, 0]
-    return y
-
-
 @pytest.mark.parametrize(
     ("kind", "message"),
     [
@@ -345,7 +327,7 @@ def _bad_y(kind, y):
 def test_fit_rejects_bad_y(data, kind, message):
     X, y = data
     with pytest.raises(ValueError, match=message):
-        tiny().fit(X, _bad_y(kind, y))
+        tiny().fit(X, bad_targets(kind, y))
 
 
 def test_fit_rejects_empty_X():

@@ -11,7 +11,7 @@ import pickle
 
 import numpy as np
 import pytest
-from conftest import rock_salt, tiny_dataset
+from conftest import bad_targets, rock_salt, tiny_dataset
 from pymatgen.core import Lattice, Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 from scipy.spatial.transform import Rotation
@@ -263,19 +263,6 @@ def test_use_energy_selects_the_head(cls, data):
 # -- input errors ------------------------------------------------------------------------
 
 
-def _bad_y(kind, y):
-    y = y.copy()
-    if kind == "nan":
-        y[3, 4] = np.nan
-    elif kind == "negative":
-        y[3, 4] = -0.5
-    elif kind == "rows":
-        y = y[:-1]
-    elif kind == "1d":
-        y = y[:, 0]
-    return y
-
-
 @pytest.mark.parametrize(
     ("kind", "message"),
     [
@@ -288,7 +275,7 @@ def _bad_y(kind, y):
 def test_fit_rejects_bad_y(name, data, kind, message):
     X, y = data
     with pytest.raises(ValueError, match=message):
-        build(name).fit(X, _bad_y(kind, y))
+        build(name).fit(X, bad_targets(kind, y))
 
 
 def test_fit_names_index_of_non_structure(name, data):

@@ -11,7 +11,7 @@ import socket
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import diamond, rock_salt, tiny_dataset, wurtzite
+from conftest import bad_targets, diamond, rock_salt, tiny_dataset, wurtzite
 from matminer.featurizers.composition import ElementProperty
 from matminer.featurizers.structure import DensityFeatures, SiteStatsFingerprint
 from pymatgen.core import Lattice, Structure
@@ -171,13 +171,7 @@ def test_one_dimensional_X(data):
 )
 def test_bad_y(data, kind, message):
     X, y = data
-    y = y.copy()
-    if kind == "nan":
-        y[3, 2] = np.nan
-    elif kind == "negative":
-        y[3, 2] = -1.0
-    else:
-        y = y[:-1]
+    y = bad_targets(kind, y)
     with pytest.raises(ValueError, match=message):
         tiny().fit(X, y)
 
