@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -483,6 +484,43 @@ def test_two_workers_share_one_sqlite_study(tmp_path, workers):
     assert pids == {os.getpid(), other.process.pid}
 
 
+def heartbeat_age(url: str, trial_number: int) -> float | None:
+    """Seconds since the last heartbeat of a trial, on the database's own clock.
+
+    ``None`` while the trial has no heartbeat yet. The age is measured the way optuna's
+    RDB storage judges staleness (the database's ``now()`` minus the stored beat), so a
+    test that waits for it waits on the state optuna reads, not on this process's clock.
+    """
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            row = connection.execute(
+                sqlalchemy.text(
+                    "SELECT h.heartbeat, CURRENT_TIMESTAMP FROM trial_heartbeats h "
+                    "JOIN trials t ON t.trial_id = h.trial_id WHERE t.number = :number"
+                ),
+                {"number": trial_number},
+            ).first()
+    finally:
+        engine.dispose()
+    if row is None or row[0] is None:
+        return None
+    beat, now = (
+        value if not isinstance(value, str) else datetime.fromisoformat(value) for value in row
+    )
+    return (now - beat).total_seconds()
+
+
+def wait_until(condition, what: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.05)
+
+
 def test_killed_worker_loses_only_its_trial(tmp_path, workers):
     url = f"sqlite:///{tmp_path / 'shared.db'}"
     X, y = toy_problem()
@@ -494,15 +532,20 @@ def test_killed_worker_loses_only_its_trial(tmp_path, workers):
     hang_file = tmp_path / "hanging"
     doomed.start(storage=url, study_name="shared", n_trials=4, seed=1, hang_file=hang_file)
     doomed.wait_for(hang_file)  # in the middle of its first trial
+    # optuna's heartbeat thread records the first beat concurrently with the trial: a
+    # trial killed before its first beat has none and could never be judged stale.
+    wait_until(lambda: heartbeat_age(url, 2) is not None, "the doomed trial's first heartbeat")
     os.kill(doomed.process.pid, signal.SIGKILL)
     doomed.process.wait(timeout=30)
-    killed_at = time.monotonic()
     study = optuna.load_study(study_name="shared", storage=url)
     assert states(study) == [TrialState.COMPLETE] * 2 + [TrialState.RUNNING]
     lost = study.trials[2]
 
-    # The dead trial's last heartbeat must be older than the grace period.
-    time.sleep(max(0.0, HEARTBEAT["grace_period"] + 0.5 - (time.monotonic() - killed_at)))
+    # The next worker fails the trial once its last beat is older than the grace period.
+    wait_until(
+        lambda: heartbeat_age(url, lost.number) > HEARTBEAT["grace_period"],
+        "the killed trial's heartbeat to pass the grace period",
+    )
     after = tune(ToyRidge(), {"alpha": ALPHA}, X, y, n_trials=4, random_state=2, **settings)
     trials = after.study_.trials
     assert [(t.number, t.params, t.value) for t in trials[:2]] == done
