@@ -85,7 +85,10 @@ def main(argv=None):
         )
         for label in ("before", "prompt_only", "all_parameters"):
             t = study[label]
-            print(f"  {label:15s} MSE×10 {t['mse_x10']:.3f} MAE {t['mae']:.3f} R² {t['r2']:.3f}")
+            print(
+                f"  {label:15s} MSE×10 {t['mse_x10']:.3f} MAE {t['mae']:.3f} "
+                f"R² {t['r2_per_crystal']:.3f} R² pooled {t['r2_pooled']:.3f}"
+            )
 
     payload = {
         "seed": args.seed,

@@ -1,8 +1,21 @@
-"""Metrics for DOS predictions in the convention of the DOSTransformer paper.
+"""Metrics for DOS predictions, in the DOSTransformer paper's convention and pooled.
 
-Errors are averaged over every material and energy (per sample, not per batch);
-R² is scikit-learn's ``r2_score`` on the flattened arrays. Scorers are
-registered under ``dos_*`` names usable as ``scoring=`` in scikit-learn.
+Each row of ``y_true`` and ``y_pred`` is the DOS of one crystal on a common energy
+grid. The DOSTransformer paper (Lee et al., NeurIPS 2023) and its released code
+evaluate one crystal at a time (test batches of one) and average over crystals:
+
+- R² is scikit-learn's ``r2_score`` of each crystal's spectrum, averaged over
+  crystals (:func:`r2_per_crystal`);
+- RMSE is the root of each crystal's mean squared error, averaged over crystals
+  (:func:`rmse_per_crystal`);
+- MSE and MAE are averages over crystals of per-crystal means, which for rows of
+  equal length are the means over every crystal and energy (:func:`mse`, :func:`mae`).
+
+The pooled variants treat every (crystal, energy) entry as one sample:
+:func:`rmse` is the root of :func:`mse`, and :func:`r2_pooled` is ``r2_score`` of
+the flattened arrays, whose mean is taken over every crystal and energy rather than
+along each spectrum. They are not what the paper reports. Scorers are registered
+under ``dos_*`` names usable as ``scoring=`` in scikit-learn.
 """
 
 from __future__ import annotations
@@ -14,7 +27,9 @@ __all__ = [
     "mse",
     "mae",
     "rmse",
-    "r2",
+    "rmse_per_crystal",
+    "r2_pooled",
+    "r2_per_crystal",
     "dos_report",
     "get_scorer",
     "SCORERS",
@@ -34,8 +49,22 @@ def _check_pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
     return y_true, y_pred
 
 
+def _check_rows(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_check_pair`, and a 2-D shape: one crystal per row."""
+    y_true, y_pred = _check_pair(y_true, y_pred)
+    if y_true.ndim != 2:
+        raise ValueError(
+            f"y_true and y_pred must be 2-D, of shape (n_samples, n_energies); "
+            f"got shape {y_true.shape}."
+        )
+    return y_true, y_pred
+
+
 def mse(y_true, y_pred) -> float:
     """Mean squared error over all materials and energies.
+
+    For rows of equal length this is also the mean over crystals of each
+    crystal's MSE, as the paper computes it.
 
     Parameters
     ----------
@@ -50,30 +79,10 @@ def mse(y_true, y_pred) -> float:
 
 
 def mae(y_true, y_pred) -> float:
-    """Mean absolute error over all materials and energies."""
-    y_true, y_pred = _check_pair(y_true, y_pred)
-    return float(np.mean(np.abs(y_true - y_pred)))
+    """Mean absolute error over all materials and energies.
 
-
-def rmse(y_true, y_pred) -> float:
-    """Root of :func:`mse`."""
-    return float(np.sqrt(mse(y_true, y_pred)))
-
-
-def r2(y_true, y_pred) -> float:
-    """R² of the flattened arrays (the paper's convention).
-
-    Examples
-    --------
-    >>> r2([[0.0, 1.0], [1.0, 0.0]], [[0.0, 1.0], [1.0, 0.0]])
-    1.0
-    """
-    y_true, y_pred = _check_pair(y_true, y_pred)
-    return float(r2_score(y_true.ravel(), y_pred.ravel()))
-
-
-def dos_report(y_true, y_pred) -> dict[str, float]:
-    """All paper metrics at once.
+    For rows of equal length this is also the mean over crystals of each
+    crystal's MAE, as the paper computes it.
 
     Parameters
     ----------
@@ -81,14 +90,179 @@ def dos_report(y_true, y_pred) -> dict[str, float]:
 
     Returns
     -------
+    float
+    """
+    y_true, y_pred = _check_pair(y_true, y_pred)
+    return float(np.mean(np.abs(y_true - y_pred)))
+
+
+def rmse(y_true, y_pred) -> float:
+    """Pooled RMSE: the root of :func:`mse` over every crystal and energy.
+
+    Not the paper's RMSE, which is :func:`rmse_per_crystal`. By Jensen's
+    inequality the pooled value is never below the per-crystal one.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n_samples, n_energies)
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> rmse([[0.0, 0.0], [0.0, 0.0]], [[3.0, 3.0], [0.0, 0.0]])  # sqrt((9 + 9) / 4)
+    2.1213203435596424
+    """
+    return float(np.sqrt(mse(y_true, y_pred)))
+
+
+def rmse_per_crystal(y_true, y_pred) -> float:
+    """Mean over crystals of each crystal's RMSE (the paper's RMSE).
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n_samples, n_energies)
+        One crystal per row.
+
+    Returns
+    -------
+    float
+        ``mean_i sqrt(mean_j (y_true[i, j] - y_pred[i, j]) ** 2)``.
+
+    Raises
+    ------
+    ValueError
+        If the shapes differ, are not 2-D, or the arrays are empty.
+
+    See Also
+    --------
+    rmse : the pooled RMSE, root of the mean over every crystal and energy.
+
+    Examples
+    --------
+    The first crystal's RMSE is 3, the second's 0; their mean is 1.5 (the pooled
+    RMSE of the same arrays is sqrt(18 / 4) ≈ 2.12).
+
+    >>> rmse_per_crystal([[0.0, 0.0], [0.0, 0.0]], [[3.0, 3.0], [0.0, 0.0]])
+    1.5
+    """
+    y_true, y_pred = _check_rows(y_true, y_pred)
+    return float(np.mean(np.sqrt(np.mean((y_true - y_pred) ** 2, axis=1))))
+
+
+def r2_pooled(y_true, y_pred) -> float:
+    """Pooled R²: scikit-learn's ``r2_score`` of the flattened arrays.
+
+    Every (crystal, energy) entry is one sample, so the total sum of squares is
+    taken about the mean over all crystals and energies. This is not the paper's
+    R², which is :func:`r2_per_crystal`; the two generally differ.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n_samples, n_energies)
+
+    Returns
+    -------
+    float
+
+    See Also
+    --------
+    r2_per_crystal : the paper's R², averaged over crystals.
+
+    Examples
+    --------
+    ``y_true`` flattened is [0, 1, 2, 3]: mean 1.5, total sum of squares 5. The
+    residuals are [0, 0, 0, 2], sum of squares 4, so R² = 1 - 4 / 5.
+
+    >>> round(r2_pooled([[0.0, 1.0], [2.0, 3.0]], [[0.0, 1.0], [2.0, 1.0]]), 12)
+    0.2
+    """
+    y_true, y_pred = _check_pair(y_true, y_pred)
+    return float(r2_score(y_true.ravel(), y_pred.ravel()))
+
+
+def r2_per_crystal(y_true, y_pred) -> float:
+    """Mean over crystals of the R² of each crystal's spectrum (the paper's R²).
+
+    For each row ``i``, ``r2_score(y_true[i], y_pred[i])`` with the energies as
+    samples; the result is the unweighted mean over rows. This is what the
+    DOSTransformer paper's code reports, evaluating one crystal per batch.
+
+    A crystal whose true spectrum is constant (for example all zeros) has no
+    variance, so its R² is undefined. scikit-learn's default ``force_finite=True``
+    is kept, as the paper's code does: such a crystal scores 1.0 when predicted
+    exactly and 0.0 otherwise, rather than NaN or -inf.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n_samples, n_energies)
+        One crystal per row; ``n_energies`` must be at least 2.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        If the shapes differ, are not 2-D, the arrays are empty, or there are
+        fewer than 2 energies.
+
+    See Also
+    --------
+    r2_pooled : R² of the flattened arrays.
+
+    Examples
+    --------
+    Crystal 1: mean 0.5, total sum of squares 0.5, residual 0.5, so R² = 0.
+    Crystal 2: mean 2.5, total sum of squares 0.5, residual 0, so R² = 1.
+    Their mean is 0.5. Pooled, the total sum of squares about 1.5 is 5 and the
+    residual 0.5, so :func:`r2_pooled` of the same arrays is 1 - 0.5 / 5 = 0.9.
+
+    >>> r2_per_crystal([[0.0, 1.0], [2.0, 3.0]], [[0.5, 0.5], [2.0, 3.0]])
+    0.5
+    """
+    y_true, y_pred = _check_rows(y_true, y_pred)
+    if y_true.shape[1] < 2:
+        raise ValueError(
+            f"r2_per_crystal needs at least 2 energies per crystal, got {y_true.shape[1]}."
+        )
+    # Transposed, each crystal is one output of r2_score and its energies the samples.
+    return float(np.mean(r2_score(y_true.T, y_pred.T, multioutput="raw_values")))
+
+
+def dos_report(y_true, y_pred) -> dict[str, float]:
+    """Every metric at once, in the paper's convention and pooled.
+
+    The paper's convention (Lee et al., NeurIPS 2023, and its code) scores each
+    crystal and averages over crystals: its R² is ``r2_per_crystal`` and its RMSE
+    ``rmse_per_crystal``. Its MSE and MAE are ``mse`` and ``mae``: for rows of equal
+    length the mean of per-crystal means is the mean over every entry, so they
+    agree either way. ``rmse`` and ``r2_pooled`` pool every crystal and energy
+    and are not comparable with the paper's numbers.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n_samples, n_energies)
+        One crystal per row, at least 2 energies.
+
+    Returns
+    -------
     dict
-        ``mse``, ``mse_x10`` (as the paper prints it), ``mae``, ``rmse``, ``r2``.
+        ``mse``; ``mse_x10`` (10 × MSE, as the paper prints it); ``mae``;
+        ``rmse`` (pooled); ``rmse_per_crystal`` (paper); ``r2_per_crystal``
+        (paper); ``r2_pooled``.
 
     Examples
     --------
     >>> report = dos_report([[0.0, 1.0]], [[0.0, 0.5]])
     >>> report["mse_x10"], report["mae"]
     (1.25, 0.25)
+    >>> report = dos_report([[0.0, 1.0], [2.0, 3.0]], [[0.5, 0.5], [2.0, 3.0]])
+    >>> report["r2_per_crystal"], report["r2_pooled"]
+    (0.5, 0.9)
     """
     value = mse(y_true, y_pred)
     return {
@@ -96,15 +270,19 @@ def dos_report(y_true, y_pred) -> dict[str, float]:
         "mse_x10": 10.0 * value,
         "mae": mae(y_true, y_pred),
         "rmse": float(np.sqrt(value)),
-        "r2": r2(y_true, y_pred),
+        "rmse_per_crystal": rmse_per_crystal(y_true, y_pred),
+        "r2_per_crystal": r2_per_crystal(y_true, y_pred),
+        "r2_pooled": r2_pooled(y_true, y_pred),
     }
 
 
 SCORERS = {
-    "dos_r2": make_scorer(r2),
+    "dos_r2_per_crystal": make_scorer(r2_per_crystal),
+    "dos_r2_pooled": make_scorer(r2_pooled),
     "dos_neg_mse": make_scorer(mse, greater_is_better=False),
     "dos_neg_mae": make_scorer(mae, greater_is_better=False),
     "dos_neg_rmse": make_scorer(rmse, greater_is_better=False),
+    "dos_neg_rmse_per_crystal": make_scorer(rmse_per_crystal, greater_is_better=False),
 }
 """Scorer objects for ``scoring=``; also registered in scikit-learn by name."""
 

@@ -268,9 +268,9 @@ def tune(
     groups : array-like of shape (n_samples,), optional
         Group labels for group splitters.
     scoring : str, callable or None, default=None
-        ``None`` uses ``estimator.score`` (flattened R² for the DOS regressors); a name may be
-        one of the package's scorers (``"dos_neg_mse"``, ``"dos_r2"``, ...) or any
-        scikit-learn scorer name; a callable is ``scorer(estimator, X, y)``.
+        ``None`` uses ``estimator.score`` (pooled R² for the DOS regressors); a name may be
+        one of the package's scorers (``"dos_neg_mse"``, ``"dos_r2_per_crystal"``, ...) or
+        any scikit-learn scorer name; a callable is ``scorer(estimator, X, y)``.
     n_trials : int or None, default=20
         Target number of finished (complete or pruned) trials in the study, counted over all
         workers and earlier runs. This call runs at most the trials still missing and stops

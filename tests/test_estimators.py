@@ -25,7 +25,7 @@ from dos_estimators import (
     GraphNetworkDOSRegressor,
     MLPDOSRegressor,
 )
-from dos_estimators.metrics import r2
+from dos_estimators.metrics import r2_pooled
 from dos_estimators.nn import EnergyHead, VectorHead
 
 TRAINING = dict(max_epochs=3, patience=None, batch_size=4, random_state=0)
@@ -118,11 +118,11 @@ def test_201_point_grid(name):
     assert model.predict([X[4]]).shape == (1, 201)
 
 
-def test_score_is_flattened_r2(fitted, data):
+def test_score_is_pooled_r2(fitted, data):
     X, y = data
     score = fitted.score(X, y)
     assert isinstance(score, float)
-    assert score == pytest.approx(r2(y, fitted.predict(X)), rel=1e-12, abs=1e-12)
+    assert score == pytest.approx(r2_pooled(y, fitted.predict(X)), rel=1e-12, abs=1e-12)
 
 
 def test_score_rejects_other_grid(fitted, data):
@@ -236,7 +236,7 @@ def test_cross_val_score_matches_manual_folds(name, data):
     manual = []
     for train, test in cv.split(X):
         model = build(name).fit([X[i] for i in train], y[train])
-        manual.append(r2(y[test], model.predict([X[i] for i in test])))
+        manual.append(r2_pooled(y[test], model.predict([X[i] for i in test])))
     scores = cross_val_score(build(name), X, y, cv=cv)
     assert scores.shape == (2,)
     assert np.isfinite(scores).all()

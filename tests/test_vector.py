@@ -22,7 +22,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from dos_estimators import DOSVectorRegressor, MatminerFeaturizer
-from dos_estimators.metrics import r2
+from dos_estimators.metrics import r2_pooled
 from dos_estimators.nn import EnergyHead, VectorHead
 
 TINY = dict(hidden=16, n_layers=2, max_epochs=4, patience=None, batch_size=8, random_state=0)
@@ -107,9 +107,10 @@ def test_determinism(fitted, data, use_energy):
     assert not np.allclose(other.predict(X), fitted.predict(X), atol=1e-6)
 
 
-def test_score_is_flattened_r2(fitted, data):
+def test_score_is_pooled_r2(fitted, data):
     X, y = data
-    assert fitted.score(X, y) == pytest.approx(r2(y, fitted.predict(X)), rel=1e-12, abs=1e-12)
+    expected = r2_pooled(y, fitted.predict(X))
+    assert fitted.score(X, y) == pytest.approx(expected, rel=1e-12, abs=1e-12)
 
 
 def test_pickle_and_clone(fitted, data):
@@ -244,7 +245,7 @@ def test_matminer_pipeline_cross_val_score(offline):
     manual = []
     for train, test in cv.split(X):
         model = clone(pipeline).fit([X[i] for i in train], y[train])
-        manual.append(r2(y[test], model.predict([X[i] for i in test])))
+        manual.append(r2_pooled(y[test], model.predict([X[i] for i in test])))
     np.testing.assert_allclose(scores, manual, rtol=1e-10)
 
     fitted = clone(pipeline).fit(X, y)
