@@ -2,6 +2,7 @@
 
 from . import datasets, metrics, model_selection, tuning
 from .estimators import (
+    PAPER_PARAMS,
     DOSTransformerRegressor,
     DOSVectorRegressor,
     E3NNDOSRegressor,
@@ -18,6 +19,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CRYSTAL_SYSTEMS",
+    "PAPER_PARAMS",
     "DOSGrid",
     "DOSTransformerRegressor",
     "DOSVectorRegressor",

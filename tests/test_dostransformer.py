@@ -23,7 +23,8 @@ from sklearn.preprocessing import FunctionTransformer
 from dos_estimators import DOSTransformerRegressor
 from dos_estimators.estimators.base import DOSDataset
 from dos_estimators.features import element_table
-from dos_estimators.metrics import mse, r2
+from dos_estimators.metrics import mse
+from dos_estimators.metrics import r2_pooled as r2
 from dos_estimators.nn import DOSTransformerLoss
 from dos_estimators.structures import CRYSTAL_SYSTEMS, crystal_systems
 
@@ -60,6 +61,16 @@ EXPECTED_PARAMS = {
     "device",
     "random_state",
     "verbose",
+    "encoder",
+    "edge_basis",
+    "attention",
+    "fusion",
+    "share_paths",
+    "prompt",
+    "energy_encoding",
+    "heads",
+    "crystal_descriptors",
+    "lr_schedule",
 }
 
 
@@ -436,12 +447,41 @@ def test_grid_search(data):
 
 
 def test_crystal_systems_of_training_set(fitted, data):
+    # The prompts train on the training part only: the systems of the rows held out at
+    # random for validation count only if some training row has them too.
     X, _ = data
-    expected = set(crystal_systems(X))
     assert len(fitted.crystal_systems_) == len(set(fitted.crystal_systems_))
-    assert set(fitted.crystal_systems_) == expected
+    assert set(fitted.crystal_systems_) <= set(crystal_systems(X))
+    assert fitted.crystal_systems_ == [s for s in CRYSTAL_SYSTEMS if s in fitted.crystal_systems_]
     module = fitted.net_.module_
-    assert module.trained_systems.tolist() == [s in expected for s in CRYSTAL_SYSTEMS]
+    assert module.trained_systems.tolist() == [
+        s in fitted.crystal_systems_ for s in CRYSTAL_SYSTEMS
+    ]
+
+
+def test_crystal_systems_without_validation_split_are_those_of_X(data):
+    X, y = data
+    model = tiny(validation_fraction=None, max_epochs=1).fit(X, y)
+    expected = [s for s in CRYSTAL_SYSTEMS if s in set(crystal_systems(X))]
+    assert model.crystal_systems_ == expected
+    assert model.net_.module_.trained_systems.tolist() == [s in expected for s in CRYSTAL_SYSTEMS]
+
+
+def test_crystal_systems_ignore_explicit_validation_set(data):
+    # A system only in X_valid never trains its prompt: it must get the mean prompt.
+    _, y = data
+    cubic = [rock_salt(5.64), rock_salt(5.0, ("Mg", "O")), diamond(3.57), diamond(5.43, "Si")]
+    X_valid = [wurtzite(), cubic[0]]
+    assert crystal_systems(X_valid) == ["hexagonal", "cubic"]
+    model = tiny(max_epochs=1).fit(cubic, y[:4], X_valid=X_valid, y_valid=y[4:6])
+    assert model.crystal_systems_ == ["cubic"]
+    module = model.net_.module_
+    hexagonal = CRYSTAL_SYSTEMS.index("hexagonal")
+    assert module.trained_systems.tolist() == [s == "cubic" for s in CRYSTAL_SYSTEMS]
+    weight = module.system_prompts.weight.detach()
+    with torch.no_grad():
+        prompt = module.prompts(torch.tensor([hexagonal]))
+    torch.testing.assert_close(prompt[0], weight[CRYSTAL_SYSTEMS.index("cubic")])
 
 
 def test_unseen_system_gets_mean_of_trained_prompts(fitted):

@@ -1,12 +1,13 @@
 """scikit-learn estimators that predict a DOS from crystal structures or feature vectors."""
 
-from .base import DOSRegressorBase, GraphDOSRegressor, check_targets
+from .base import DOSRegressorBase, GraphDOSRegressor, check_energies, check_targets
 from .baselines import E3NNDOSRegressor, GraphNetworkDOSRegressor, MLPDOSRegressor
-from .dostransformer import DOSTransformerRegressor
+from .dostransformer import PAPER_PARAMS, DOSTransformerRegressor
 from .reference import tree_reference
 from .vector import DOSVectorRegressor
 
 __all__ = [
+    "PAPER_PARAMS",
     "DOSRegressorBase",
     "DOSTransformerRegressor",
     "DOSVectorRegressor",
@@ -14,6 +15,7 @@ __all__ = [
     "GraphDOSRegressor",
     "GraphNetworkDOSRegressor",
     "MLPDOSRegressor",
+    "check_energies",
     "check_targets",
     "tree_reference",
 ]

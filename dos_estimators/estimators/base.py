@@ -24,7 +24,7 @@ from torch.utils.data import Dataset, default_collate
 from .._validation import is_integer
 from ..features import element_table
 from ..graphs import CRYSTAL_ATTR_NAMES, collate_graphs, structures_to_graphs
-from ..metrics import r2
+from ..metrics import r2_pooled
 from ..nn import DOSTransformerLoss
 from ..structures import check_structures
 
@@ -107,6 +107,41 @@ def check_targets(y, n_samples: int) -> np.ndarray:
     return Y
 
 
+def check_energies(energies, n_energies: int) -> np.ndarray:
+    """Validate the energy grid of a DOS matrix.
+
+    Parameters
+    ----------
+    energies : array-like of shape (n_energies,) or None
+        Energies (or frequencies) of the DOS columns; None means the column index.
+    n_energies : int
+        Number of DOS columns it must match.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_energies,), float64
+
+    Raises
+    ------
+    ValueError
+        If ``energies`` is not one-dimensional, has another length, holds NaN or
+        infinite values, or does not increase strictly.
+    """
+    if energies is None:
+        return np.arange(n_energies, dtype=float)
+    grid = np.asarray(energies, dtype=float)
+    if grid.ndim != 1 or len(grid) != n_energies:
+        raise ValueError(
+            f"energies must be a 1-D array of the {n_energies} energies of the DOS columns, "
+            f"got shape {grid.shape}."
+        )
+    if not np.isfinite(grid).all():
+        raise ValueError("energies holds NaN or infinite values.")
+    if n_energies > 1 and not (np.diff(grid) > 0).all():
+        raise ValueError("energies must increase strictly.")
+    return grid
+
+
 @contextmanager
 def seeded(seed: int, device: str):
     """Run a block with torch's global generators seeded, then restore them."""
@@ -150,6 +185,9 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
     def _configure_module(self, module: torch.nn.Module) -> None:
         """Set state learned from the training data on a new module."""
 
+    def _learn_from_training(self, inputs) -> None:
+        """Learn what the modules need from the training inputs (not the validation part)."""
+
     # -- helpers -----------------------------------------------------------
     def _check_integers(self, minimum: int, *names: str) -> None:
         """Raise a ValueError naming the first parameter that is not an integer ≥ ``minimum``."""
@@ -182,22 +220,21 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
         return order[n_valid:], order[:n_valid]
 
     def _callbacks(self, steps_per_epoch: int, validate: bool) -> list:
-        total_steps = self.max_epochs * steps_per_epoch
-        # A tenth of the steps warm up, but at least two: torch divides by
-        # (warm-up steps - 1), which is zero for exactly one.
-        warm_up = 0.1 if total_steps > 10 else min(0.9, 2 / total_steps)
-        callbacks = [
-            (
-                "lr_schedule",
-                LRScheduler(
-                    policy=torch.optim.lr_scheduler.OneCycleLR,
-                    max_lr=self.lr,
-                    total_steps=total_steps,
-                    pct_start=warm_up,
-                    step_every="batch",
-                ),
+        callbacks = []
+        # Regressors without an ``lr_schedule`` parameter use the one-cycle schedule.
+        if getattr(self, "lr_schedule", "onecycle") == "onecycle":
+            total_steps = self.max_epochs * steps_per_epoch
+            # A tenth of the steps warm up, but at least two: torch divides by
+            # (warm-up steps - 1), which is zero for exactly one.
+            warm_up = 0.1 if total_steps > 10 else min(0.9, 2 / total_steps)
+            scheduler = LRScheduler(
+                policy=torch.optim.lr_scheduler.OneCycleLR,
+                max_lr=self.lr,
+                total_steps=total_steps,
+                pct_start=warm_up,
+                step_every="batch",
             )
-        ]
+            callbacks.append(("lr_schedule", scheduler))
         if self.patience:
             callbacks.append(
                 (
@@ -257,7 +294,7 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
         return [inputs[i] for i in index] if isinstance(inputs, list) else inputs[index]
 
     # -- scikit-learn API --------------------------------------------------
-    def fit(self, X, y, *, X_valid=None, y_valid=None):
+    def fit(self, X, y, *, energies=None, X_valid=None, y_valid=None):
         """Train on samples and their DOS.
 
         Parameters
@@ -266,6 +303,9 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
             ``n_samples`` crystals (or feature rows, for array-input regressors).
         y : array-like of shape (n_samples, n_energies)
             DOS of each sample on a common grid of any length.
+        energies : array-like of shape (n_energies,), optional
+            The energies (or frequencies) of the columns of ``y``, strictly
+            increasing; stored as ``energies_``. Defaults to the column index.
         X_valid, y_valid : optional
             An explicit validation set for early stopping. Without it,
             ``validation_fraction`` of ``X`` is held out at random.
@@ -278,6 +318,7 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
         inputs = self._inputs(X, fitting=True)
         Y = check_targets(y, len(inputs))
         self.n_energies_ = Y.shape[1]
+        self.energies_ = check_energies(energies, self.n_energies_)
         # One global scale keeps targets of order one whatever the DOS units.
         self.y_scale_ = float(Y.max()) if Y.max() > 0 else 1.0
         targets = torch.as_tensor(Y / self.y_scale_, dtype=torch.float32)
@@ -300,6 +341,7 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
                 DOSDataset(self._subset(inputs, valid), targets[valid]) if len(valid) else None
             )
             n_train = len(train)
+        self._learn_from_training(train_set.inputs)
         steps_per_epoch = math.ceil(n_train / self.batch_size)
 
         self.nets_ = []
@@ -345,7 +387,9 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
         return self._predict_inputs(self._inputs(X))
 
     def score(self, X, y, sample_weight=None) -> float:
-        """R² of the flattened predictions (the DOSTransformer paper's convention).
+        """Pooled R² over every crystal and energy, not the paper's per-crystal R².
+
+        See :func:`dos_estimators.metrics.r2_per_crystal` for the paper's convention.
 
         Parameters
         ----------
@@ -370,7 +414,7 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
             )
         prediction = self.predict(X)
         Y = check_targets(Y, len(prediction))
-        return r2(Y, prediction)
+        return r2_pooled(Y, prediction)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

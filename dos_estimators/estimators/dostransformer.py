@@ -2,15 +2,69 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
 from .._validation import is_integer, is_real
 from ..graphs import CRYSTAL_ATTR_NAMES
-from ..nn import DOSTransformer, DOSTransformerLoss
+from ..nn import (
+    ATTENTIONS,
+    EDGE_BASES,
+    ENCODERS,
+    ENERGY_ENCODINGS,
+    FUSIONS,
+    HEADS,
+    PROMPTS,
+    DOSTransformer,
+    DOSTransformerLoss,
+)
 from ..structures import CRYSTAL_SYSTEMS, DEFAULT_SYMPREC, crystal_systems
-from .base import DOSDataset, GraphDOSRegressor, seeded
+from .base import DOSDataset, GraphDOSRegressor, check_energies, seeded
+
+LR_SCHEDULES = ("onecycle", "constant")
+
+PAPER_PARAMS = {
+    # Architecture of the released code (HeewoongNoh/DOSTransformer, phonon model and
+    # main_phDOS.py defaults: hidden 256, 3 graph-network layers, 2 transformer layers in
+    # each of its three attention stacks, one head, attention dropout 0).
+    "hidden": 256,
+    "n_heads": 1,
+    "n_gnn_layers": 3,
+    "n_cross_layers": 2,
+    "n_self_layers": 2,
+    "n_cross_layers_out": 2,
+    "dropout": 0.0,
+    "beta": 1.0,
+    "cutoff": 4.0,
+    "node_features": "onehot",
+    "pooling": "sum",
+    "composition_stats": False,
+    "crystal_descriptors": False,
+    "encoder": "paper",
+    "edge_basis": "spherical",
+    "attention": "paper",
+    "fusion": "concat",
+    "share_paths": True,
+    "prompt": "learned",
+    "energy_encoding": "learned",
+    "heads": "linear",
+    # Training recipe of the released code: AdamW, constant lr 1e-4, weight decay 1e-2,
+    # one crystal per batch, up to 1000 epochs, stop after 50 without a better validation.
+    "lr": 1e-4,
+    "weight_decay": 1e-2,
+    "lr_schedule": "constant",
+    "batch_size": 1,
+    "max_epochs": 1000,
+    "patience": 50,
+}
+"""Parameters of :meth:`DOSTransformerRegressor.paper`: the released code's model and recipe.
+
+What it does not reproduce (float64 arithmetic, evaluation every fifth epoch, the
+missing key-padding mask) is listed in ``docs/differences.md``.
+"""
 
 
 class DOSTransformerRegressor(GraphDOSRegressor):
@@ -67,6 +121,36 @@ class DOSTransformerRegressor(GraphDOSRegressor):
         initialisations and batch orders; predictions are their mean. Each
         member costs a full fit. On the phonon set five members cut the test
         MSE by about a sixth (see docs/results.md).
+    encoder : {"graph_network", "paper"}, default="graph_network"
+        Atom encoder: ours (Gaussian radial basis, residual gated blocks, learned
+        element embedding) or the released code's (PReLU/LayerNorm blocks, mean
+        aggregation).
+    edge_basis : {"gaussian", "spherical"}, default="gaussian"
+        Edge features: a Gaussian basis of the length (rotation invariant) or the
+        released code's spherical harmonics of degree ≤ 1 of the direction (not
+        rotation invariant).
+    attention : {"standard", "paper"}, default="standard"
+        Multi-head attention with projections, or the released code's
+        projection-free attention (see :mod:`dos_estimators.nn.attention`).
+    fusion : {"tokens", "concat"}, default="tokens"
+        Crystal vector and prompt appended as extra tokens, or concatenated onto
+        every energy token and projected (released code).
+    share_paths : bool, default=False
+        Global and system paths share their attention weights (released code).
+    prompt : {"learned", "onehot", None}, default="learned"
+        Learned crystal-system prompts (paper), fixed one-hot prompts, or no
+        system path (the global path predicts).
+    energy_encoding : {"learned", "sinusoidal", "continuous"}, default="learned"
+        One learned token per grid point (paper), fixed sinusoids of the energy,
+        or an MLP of the energy. The last two predict on any grid
+        (``predict(X, energies=...)``).
+    heads : {"mlp", "linear"}, default="mlp"
+        Crystal read-out and DOS decoder as two-layer MLPs, or single linear
+        layers (released code).
+    crystal_descriptors : bool, default=True
+        Add the log volume per atom and log density to the crystal vector.
+    lr_schedule : {"onecycle", "constant"}, default="onecycle"
+        One-cycle schedule peaking at ``lr``, or ``lr`` throughout (released code).
     symprec : float, default=0.1
         Symmetry tolerance (Å) for crystal systems.
     device : str, default="cpu"
@@ -88,7 +172,10 @@ class DOSTransformerRegressor(GraphDOSRegressor):
     n_energies_ : int
         Length of the DOS grid seen in ``fit``.
     crystal_systems_ : list of str
-        Crystal systems present in the training data; others get the mean prompt.
+        Crystal systems present in the training part of the data (not the
+        validation part); others get the mean prompt.
+    energies_ : numpy.ndarray of shape (n_energies_,)
+        The training grid (``fit``'s ``energies``, or the column index).
     n_epochs_ : int
         Epochs the first network trained in ``fit`` (``fine_tune`` leaves it as is).
     n_node_features_ : int
@@ -129,6 +216,16 @@ class DOSTransformerRegressor(GraphDOSRegressor):
         patience=25,
         validation_fraction=0.1,
         n_ensemble=1,
+        encoder="graph_network",
+        edge_basis="gaussian",
+        attention="standard",
+        fusion="tokens",
+        share_paths=False,
+        prompt="learned",
+        energy_encoding="learned",
+        heads="mlp",
+        crystal_descriptors=True,
+        lr_schedule="onecycle",
         symprec=DEFAULT_SYMPREC,
         device="cpu",
         n_jobs=None,
@@ -155,6 +252,16 @@ class DOSTransformerRegressor(GraphDOSRegressor):
         self.patience = patience
         self.validation_fraction = validation_fraction
         self.n_ensemble = n_ensemble
+        self.encoder = encoder
+        self.edge_basis = edge_basis
+        self.attention = attention
+        self.fusion = fusion
+        self.share_paths = share_paths
+        self.prompt = prompt
+        self.energy_encoding = energy_encoding
+        self.heads = heads
+        self.crystal_descriptors = crystal_descriptors
+        self.lr_schedule = lr_schedule
         self.symprec = symprec
         self.device = device
         self.n_jobs = n_jobs
@@ -162,14 +269,62 @@ class DOSTransformerRegressor(GraphDOSRegressor):
         self.random_state = random_state
         self.verbose = verbose
 
+    @classmethod
+    def paper(cls, **params):
+        """The released code's DOSTransformer and training recipe (:data:`PAPER_PARAMS`).
+
+        Parameters
+        ----------
+        **params
+            Parameters that override the preset (e.g. ``device``, ``random_state``,
+            or a shorter ``max_epochs``).
+
+        Returns
+        -------
+        DOSTransformerRegressor
+            Unfitted. With ``hidden=256`` its network has 6,463,113 parameters,
+            the number the released model uses in its forward pass.
+
+        Examples
+        --------
+        >>> model = DOSTransformerRegressor.paper(random_state=0)
+        >>> model.fusion, model.share_paths, model.batch_size
+        ('concat', True, 1)
+        """
+        return cls(**{**PAPER_PARAMS, **params})
+
     def _check_params(self):
         super()._check_params()
         self._check_integers(1, "hidden", "n_heads", "n_cross_layers", "n_self_layers")
         self._check_integers(0, "n_gnn_layers", "n_cross_layers_out")
+        self._check_flags("share_paths", "composition_stats", "crystal_descriptors")
+        for name, options in (
+            ("encoder", ENCODERS),
+            ("edge_basis", EDGE_BASES),
+            ("attention", ATTENTIONS),
+            ("fusion", FUSIONS),
+            ("prompt", PROMPTS),
+            ("energy_encoding", ENERGY_ENCODINGS),
+            ("heads", HEADS),
+            ("lr_schedule", LR_SCHEDULES),
+        ):
+            value = getattr(self, name)
+            if not any(value is option or value == option for option in options):
+                raise ValueError(f"{name}={value!r} is not one of {options}.")
         if self.hidden % self.n_heads:
             raise ValueError(
                 f"hidden={self.hidden} must be divisible by n_heads={self.n_heads} "
                 "(each attention head gets hidden / n_heads features)."
+            )
+        if self.energy_encoding == "sinusoidal" and self.hidden % 2:
+            raise ValueError(
+                f"energy_encoding='sinusoidal' needs an even hidden, got hidden={self.hidden}."
+            )
+        prompt_width = self.hidden if self.fusion == "tokens" else self.hidden // 2
+        if self.prompt == "onehot" and prompt_width < len(CRYSTAL_SYSTEMS):
+            raise ValueError(
+                f"prompt='onehot' needs a prompt of at least {len(CRYSTAL_SYSTEMS)} features; "
+                f"with fusion={self.fusion!r} and hidden={self.hidden} it has {prompt_width}."
             )
 
     def _build_module(self, in_features, n_energies):
@@ -187,7 +342,15 @@ class DOSTransformerRegressor(GraphDOSRegressor):
             cutoff=self.cutoff,
             pooling=self.pooling,
             composition_stats=self.composition_stats,
-            n_crystal_attr=len(CRYSTAL_ATTR_NAMES),
+            n_crystal_attr=len(CRYSTAL_ATTR_NAMES) if self.crystal_descriptors else 0,
+            encoder=self.encoder,
+            edge_basis=self.edge_basis,
+            attention=self.attention,
+            fusion=self.fusion,
+            share_paths=self.share_paths,
+            prompt=self.prompt,
+            energy_encoding=self.energy_encoding,
+            heads=self.heads,
         )
 
     def _build_criterion(self):
@@ -197,12 +360,91 @@ class DOSTransformerRegressor(GraphDOSRegressor):
         systems = crystal_systems(structures, symprec=self.symprec, n_jobs=self.n_jobs)
         for graph, system in zip(graphs, systems, strict=True):
             graph.system = torch.tensor([CRYSTAL_SYSTEMS.index(system)])
-        if fitting:
-            self.crystal_systems_ = [s for s in CRYSTAL_SYSTEMS if s in set(systems)]
+
+    def _learn_from_training(self, inputs):
+        # Only the systems of the crystals the prompts train on: a system seen only in
+        # the validation part keeps a random prompt and must get the mean prompt instead.
+        seen = {int(graph.system) for graph in inputs}
+        self.crystal_systems_ = [s for k, s in enumerate(CRYSTAL_SYSTEMS) if k in seen]
 
     def _configure_module(self, module):
         seen = torch.tensor([s in self.crystal_systems_ for s in CRYSTAL_SYSTEMS])
         module.trained_systems.copy_(seen)
+        module.positions.copy_(torch.as_tensor(self._positions(self.energies_)))
+
+    def _positions(self, energies):
+        """Energies as fractional indices of the training grid.
+
+        The training grid maps to ``0, 1, …, n − 1`` exactly, even when uneven;
+        other energies are interpolated linearly between its points, and
+        extrapolated with the spacing of its first or last interval.
+        """
+        grid = self.energies_
+        index = np.arange(len(grid), dtype=float)
+        energies = np.asarray(energies, dtype=float)
+        positions = np.interp(energies, grid, index)
+        if len(grid) > 1:
+            below, above = energies < grid[0], energies > grid[-1]
+            positions[below] = (energies[below] - grid[0]) / (grid[1] - grid[0])
+            positions[above] = index[-1] + (energies[above] - grid[-1]) / (grid[-1] - grid[-2])
+        return positions.astype(np.float32)
+
+    @contextmanager
+    def _on_grid(self, energies):
+        """Let every network predict on ``energies`` for the duration of the block."""
+        if energies is None or (
+            len(energies) == len(self.energies_) and np.array_equal(energies, self.energies_)
+        ):
+            yield
+            return
+        if len(self.energies_) < 2:
+            raise ValueError(
+                "the model was trained on a single energy and cannot predict on another grid."
+            )
+        if self.energy_encoding == "learned":
+            raise ValueError(
+                "energy_encoding='learned' has one token per point of the training grid and "
+                "cannot predict on another grid; fit with energy_encoding='sinusoidal' or "
+                "'continuous' to predict on any grid."
+            )
+        positions = torch.as_tensor(self._positions(energies))
+        saved = [net.module_.positions for net in self.nets_]
+        try:
+            for net in self.nets_:
+                net.module_.positions = positions.to(saved[0].device)
+            yield
+        finally:
+            for net, original in zip(self.nets_, saved, strict=True):
+                net.module_.positions = original
+
+    def predict(self, X, energies=None):
+        """Predict the DOS of crystals, on the training grid or another one.
+
+        Parameters
+        ----------
+        X : sequence of pymatgen.core.Structure or ase.Atoms
+        energies : array-like of shape (n_points,), optional
+            A grid to predict on (strictly increasing, in the units of ``energies_``),
+            e.g. twice as fine as the training grid. Needs
+            ``energy_encoding="sinusoidal"`` or ``"continuous"``.
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_samples, n_energies_) or (n_samples, n_points)
+            Non-negative.
+
+        Raises
+        ------
+        ValueError
+            If ``energies`` is not a strictly increasing 1-D grid, or differs from
+            the training grid while ``energy_encoding="learned"``.
+        """
+        check_is_fitted(self, "net_")
+        if energies is not None:
+            energies = check_energies(energies, len(np.atleast_1d(energies)))
+        inputs = self._inputs(X)
+        with self._on_grid(energies):
+            return self._predict_inputs(inputs)
 
     def fine_tune(self, X, y, *, only_prompt=True, max_epochs=50, lr=None):
         """Continue training a fitted model on a few new crystals (the paper's Table 3).
@@ -237,13 +479,19 @@ class DOSTransformerRegressor(GraphDOSRegressor):
             If the model was not fitted.
         ValueError
             If ``y`` is not on the training grid, ``max_epochs`` is not an integer
-            of at least 1, ``lr`` is negative or ``only_prompt`` is not a bool.
+            of at least 1, ``lr`` is negative, ``only_prompt`` is not a bool, or
+            ``only_prompt=True`` while the model has no learned prompts.
         """
         check_is_fitted(self, "net_")
         if not (is_integer(max_epochs) and max_epochs >= 1):
             raise ValueError(f"max_epochs must be an integer of at least 1, got {max_epochs!r}.")
         if not isinstance(only_prompt, (bool, np.bool_)):
             raise ValueError(f"only_prompt must be True or False, got {only_prompt!r}.")
+        if only_prompt and self.prompt != "learned":
+            raise ValueError(
+                f"fine_tune(only_prompt=True) trains the learned prompts, but this model has "
+                f"prompt={self.prompt!r}; use only_prompt=False or fit with prompt='learned'."
+            )
         lr = self.lr / 10 if lr is None else lr
         if not (is_real(lr) and lr >= 0):
             raise ValueError(f"lr must be a non-negative number, got {lr!r}.")
@@ -257,18 +505,21 @@ class DOSTransformerRegressor(GraphDOSRegressor):
             # fine-tuning is repeatable without drawing from ``random_state``.
             seed = net.iterator_train__generator.initial_seed()
             module = net.module_
+            learned = module.prompt == "learned"
             with torch.no_grad():
-                unseen = [k for k in new_systems if not module.trained_systems[k]]
-                if unseen:
-                    mean_prompt = module.system_prompts.weight[module.trained_systems].mean(0)
-                    module.system_prompts.weight[unseen] = mean_prompt
+                if learned:
+                    prompts = module.system_prompts.weight
+                    unseen = [k for k in new_systems if not module.trained_systems[k]]
+                    if unseen:
+                        prompts[unseen] = prompts[module.trained_systems].mean(0)
+                    # The prompts are rows of one tensor: weight decay would shrink the
+                    # rows of systems absent from X too, so those are put back afterwards.
+                    others = [k for k in range(len(CRYSTAL_SYSTEMS)) if k not in new_systems]
+                    other_prompts = prompts[others].clone()
                 module.trained_systems[new_systems] = True
-                # The prompts are rows of one tensor: weight decay would shrink the
-                # rows of systems absent from X too, so those are put back afterwards.
-                others = [k for k in range(len(CRYSTAL_SYSTEMS)) if k not in new_systems]
-                other_prompts = module.system_prompts.weight[others].clone()
             module.requires_grad_(not only_prompt)
-            module.system_prompts.requires_grad_(True)
+            if learned:
+                module.system_prompts.requires_grad_(True)
             module.decoder.requires_grad_(True)
             try:
                 with seeded(seed, self.device):
@@ -283,8 +534,9 @@ class DOSTransformerRegressor(GraphDOSRegressor):
                     new_net.fit(dataset, None)
             finally:
                 module.requires_grad_(True)
-                with torch.no_grad():
-                    module.system_prompts.weight[others] = other_prompts
+                if learned:
+                    with torch.no_grad():
+                        module.system_prompts.weight[others] = other_prompts
             tuned.append(new_net)
         self.nets_ = tuned
         self.net_ = tuned[0]

@@ -3,7 +3,13 @@
 Nothing here knows about scikit-learn, pymatgen or files: modules take PyG batches.
 """
 
-from .attention import CrossAttention, CrossAttentionLayer, self_attention
+from .attention import (
+    ATTENTIONS,
+    CrossAttention,
+    CrossAttentionLayer,
+    PaperAttentionLayer,
+    self_attention,
+)
 from .baselines import (
     E3NNDOSNetwork,
     FeatureDOSNetwork,
@@ -11,13 +17,45 @@ from .baselines import (
     MLPDOSNetwork,
     PooledDOSNetwork,
 )
-from .dostransformer import DOSTransformer, DOSTransformerLoss, rmse_loss
-from .encoders import CosineCutoff, GraphNetworkEncoder, GraphNetworkLayer, RadialBasis
+from .dostransformer import FUSIONS, HEADS, PROMPTS, DOSTransformer, DOSTransformerLoss, rmse_loss
+from .encoders import (
+    EDGE_BASES,
+    ENCODERS,
+    CosineCutoff,
+    GraphNetworkEncoder,
+    GraphNetworkLayer,
+    PaperGraphNetworkEncoder,
+    PaperGraphNetworkLayer,
+    RadialBasis,
+    SmoothCutoff,
+    SphericalEdgeBasis,
+)
+from .energy import (
+    ENERGY_ENCODINGS,
+    ContinuousEnergyEncoding,
+    LearnedEnergyEncoding,
+    SinusoidalEnergyEncoding,
+)
 from .equivariant import E3NNEncoder
 from .heads import EnergyHead, VectorHead, dos_head
 from .layers import CrystalReadout, composition_statistics, mlp, perceptron, pool
 
 __all__ = [
+    "ATTENTIONS",
+    "EDGE_BASES",
+    "ENCODERS",
+    "ENERGY_ENCODINGS",
+    "FUSIONS",
+    "HEADS",
+    "PROMPTS",
+    "ContinuousEnergyEncoding",
+    "LearnedEnergyEncoding",
+    "PaperAttentionLayer",
+    "PaperGraphNetworkEncoder",
+    "PaperGraphNetworkLayer",
+    "SinusoidalEnergyEncoding",
+    "SmoothCutoff",
+    "SphericalEdgeBasis",
     "CosineCutoff",
     "CrossAttention",
     "CrossAttentionLayer",

@@ -1,43 +1,57 @@
 """DOSTransformer (Lee et al., NeurIPS 2023): energy tokens that read a crystal graph.
 
-A graph network embeds the atoms; one learned token per energy attends to the
-atoms, then to each other together with the crystal vector (global path) and,
-in a second path, also with a learned prompt for the crystal system; each path
-attends to the atoms again and a shared decoder reads one DOS value per token.
+A graph network embeds the atoms; one token per energy attends to the atoms,
+then to each other together with the crystal vector (global path) and, in a
+second path, also with a prompt for the crystal system; each path attends to
+the atoms again and a shared decoder reads one DOS value per token.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch_geometric.utils import to_dense_batch
 
 from .attention import CrossAttention, self_attention
-from .encoders import GraphNetworkEncoder
+from .encoders import GraphNetworkEncoder, PaperGraphNetworkEncoder
+from .energy import energy_encoding as make_energy_encoding
 from .layers import CrystalReadout, mlp
+
+FUSIONS = ("tokens", "concat")
+PROMPTS = ("learned", "onehot", None)
+HEADS = ("mlp", "linear")
 
 
 class _TokenPath(nn.Module):
-    """Self-attention over ``[energy tokens ‖ extra tokens]``, then cross-attention to atoms."""
+    """Self-attention over the energy (and any extra) tokens, then cross-attention to atoms."""
 
-    def __init__(self, hidden, n_heads, n_self_layers, n_cross_layers_out, dropout):
+    def __init__(self, hidden, n_heads, n_self_layers, n_cross_layers_out, dropout, attention):
         super().__init__()
-        self.self_attention = self_attention(hidden, n_heads, n_self_layers, dropout)
-        self.cross_attention = CrossAttention(hidden, n_heads, n_cross_layers_out, dropout)
+        self.self_attention = self_attention(hidden, n_heads, n_self_layers, dropout, attention)
+        self.cross_attention = CrossAttention(
+            hidden, n_heads, n_cross_layers_out, dropout, kind=attention
+        )
 
     def forward(self, energy_tokens, extra_tokens, atoms, padding_mask):
         n_energies = energy_tokens.size(1)
-        tokens = self.self_attention(torch.cat([energy_tokens, extra_tokens], dim=1))
+        tokens = energy_tokens
+        if extra_tokens is not None:
+            tokens = torch.cat([energy_tokens, extra_tokens], dim=1)
+        tokens = self.self_attention(tokens)
         return self.cross_attention(tokens[:, :n_energies], atoms, padding_mask)
 
 
 class DOSTransformer(nn.Module):
     """Prompt-guided multi-modal transformer for DOS prediction.
 
+    Every variant studied in the package (the released code's architecture,
+    ours, and the ablations between them) is one configuration of this module.
+
     Parameters
     ----------
     n_energies : int
-        Length of the DOS grid (one token per energy).
+        Length of the training DOS grid.
     in_features : int
         Width of the element features ``x`` of the graphs.
     n_systems : int, default=7
@@ -53,21 +67,45 @@ class DOSTransformer(nn.Module):
         Cross-attention layers energies → atoms at the end of each path.
     dropout : float, default=0.1
     cutoff : float, default=5.0
-        Graph cutoff in Å (for the radial basis).
+        Graph cutoff in Å (for the edge basis).
     n_basis : int, default=32
     pooling : {"sum", "mean"}, default="mean"
     composition_stats : bool, default=True
         Add Magpie-style statistics of the element features to the crystal vector.
     n_crystal_attr : int, default=2
-        Width of the graphs' ``crystal_attr``.
+        Width of the graphs' ``crystal_attr`` used in the crystal vector (0: none).
+    encoder : {"graph_network", "paper"}, default="graph_network"
+        :class:`GraphNetworkEncoder` or the released code's :class:`PaperGraphNetworkEncoder`.
+    edge_basis : {"gaussian", "spherical"}, default="gaussian"
+    attention : {"standard", "paper"}, default="standard"
+        See :mod:`dos_estimators.nn.attention`.
+    fusion : {"tokens", "concat"}, default="tokens"
+        How the crystal vector (and the prompt) meet the energy tokens:
+        appended as extra tokens to the self-attention, or (released code)
+        concatenated onto every energy token and projected back to ``hidden``
+        by a linear layer and a leaky ReLU.
+    share_paths : bool, default=False
+        The global and system paths use the same self- and cross-attention
+        weights (released code), so the global-path loss trains the weights
+        that predict.
+    prompt : {"learned", "onehot", None}, default="learned"
+        Learned prompt per system; a fixed one-hot vector (zero-padded);
+        or no system path at all (the global path predicts).
+    energy_encoding : {"learned", "sinusoidal", "continuous"}, default="learned"
+        See :mod:`dos_estimators.nn.energy`.
+    heads : {"mlp", "linear"}, default="mlp"
+        Crystal read-out and DOS decoder: two-layer MLPs, or single linear
+        layers (released code).
 
     Notes
     -----
-    In training mode ``forward`` returns ``(system_path, global_path)``, both
-    ``[batch_size, n_energies]``, for the loss RMSE(global) + β·RMSE(system); in
-    eval mode it returns the system path alone. A crystal system whose prompt
-    was not trained (``trained_systems`` False) uses the mean of the trained
-    prompts.
+    In training mode with a prompt ``forward`` returns ``(system_path,
+    global_path)``, both ``[batch_size, n_energies]``, for the loss
+    RMSE(global) + β·RMSE(system); in eval mode it returns the system path
+    alone. A crystal system whose prompt was not trained (``trained_systems``
+    False) uses the mean of the trained prompts. The grid is the buffer
+    ``positions`` (see :mod:`dos_estimators.nn.energy`); the estimator swaps it
+    to predict on another grid.
     """
 
     def __init__(
@@ -87,35 +125,115 @@ class DOSTransformer(nn.Module):
         pooling: str = "mean",
         composition_stats: bool = True,
         n_crystal_attr: int = 2,
+        encoder: str = "graph_network",
+        edge_basis: str = "gaussian",
+        attention: str = "standard",
+        fusion: str = "tokens",
+        share_paths: bool = False,
+        prompt: str | None = "learned",
+        energy_encoding: str = "learned",
+        heads: str = "mlp",
     ):
         super().__init__()
-        self.encoder = GraphNetworkEncoder(
-            in_features, hidden, n_gnn_layers, cutoff, n_basis, dropout=dropout
-        )
+        for name, value, options in (
+            ("fusion", fusion, FUSIONS),
+            ("prompt", prompt, PROMPTS),
+            ("heads", heads, HEADS),
+        ):
+            if value not in options:
+                raise ValueError(f"{name}={value!r} is not one of {options}.")
+        if encoder == "graph_network":
+            self.encoder = GraphNetworkEncoder(
+                in_features,
+                hidden,
+                n_gnn_layers,
+                cutoff,
+                n_basis,
+                dropout=dropout,
+                edge_basis=edge_basis,
+            )
+        elif encoder == "paper":
+            self.encoder = PaperGraphNetworkEncoder(
+                in_features, hidden, n_gnn_layers, cutoff, n_basis, edge_basis=edge_basis
+            )
+        else:
+            raise ValueError(f"encoder={encoder!r} is not one of ('graph_network', 'paper').")
         self.readout = CrystalReadout(
-            hidden, in_features, n_crystal_attr, pooling, composition_stats, dropout
+            hidden,
+            in_features,
+            n_crystal_attr,
+            pooling,
+            composition_stats,
+            dropout,
+            linear=heads == "linear",
         )
-        self.energy_tokens = nn.Embedding(n_energies, hidden)
-        self.cross_attention = CrossAttention(hidden, n_heads, n_cross_layers, dropout)
-        self.system_prompts = nn.Embedding(n_systems, hidden)
+        self.register_buffer("positions", torch.arange(n_energies, dtype=torch.float32))
+        self.energy_encoding = make_energy_encoding(energy_encoding, n_energies, hidden)
+        self.cross_attention = CrossAttention(
+            hidden, n_heads, n_cross_layers, dropout, kind=attention
+        )
+        self.fusion = fusion
+        self.prompt = prompt
+        # A prompt is a token of the full width, or half the width when concatenated (released).
+        prompt_width = hidden if fusion == "tokens" else hidden // 2
+        if prompt == "learned":
+            self.system_prompts = nn.Embedding(n_systems, prompt_width)
+        elif prompt == "onehot":
+            if prompt_width < n_systems:
+                raise ValueError(
+                    f"a one-hot prompt needs a prompt width of at least {n_systems}, "
+                    f"got {prompt_width} (increase hidden)."
+                )
+            self.register_buffer("onehot_prompts", torch.eye(n_systems, prompt_width))
         self.register_buffer("trained_systems", torch.ones(n_systems, dtype=torch.bool))
-        self.global_path = _TokenPath(hidden, n_heads, n_self_layers, n_cross_layers_out, dropout)
-        self.system_path = _TokenPath(hidden, n_heads, n_self_layers, n_cross_layers_out, dropout)
-        self.decoder = mlp(hidden, hidden, 1, dropout=dropout)
+
+        def path():
+            return _TokenPath(
+                hidden, n_heads, n_self_layers, n_cross_layers_out, dropout, attention
+            )
+
+        self.global_path = path()
+        if prompt is not None:
+            self.system_path = self.global_path if share_paths else path()
+        if fusion == "concat":
+            self.fuse_global = nn.Linear(2 * hidden, hidden)
+            if prompt is not None:
+                self.fuse_system = nn.Linear(2 * hidden + prompt_width, hidden)
+        self.decoder = (
+            mlp(hidden, hidden, 1, dropout=dropout) if heads == "mlp" else (nn.Linear(hidden, 1))
+        )
+
+    @property
+    def prompt_table(self) -> torch.Tensor:
+        """``[n_systems, prompt_width]`` prompts of every system."""
+        if self.prompt == "learned":
+            return self.system_prompts.weight
+        return self.onehot_prompts
 
     def prompts(self, system: torch.Tensor) -> torch.Tensor:
-        """System prompts ``[batch_size, hidden]`` for system indices ``[batch_size]``.
+        """System prompts ``[batch_size, prompt_width]`` for system indices ``[batch_size]``.
 
         Indices outside ``[0, n_systems)`` or of untrained systems get the mean
         of the trained prompts.
         """
-        weight = self.system_prompts.weight
+        weight = self.prompt_table
         mean_prompt = weight[self.trained_systems].mean(dim=0)
         n_systems = weight.size(0)
         valid = (system >= 0) & (system < n_systems)
         safe = system.clamp(0, n_systems - 1)
         known = valid & self.trained_systems[safe]
         return torch.where(known[:, None], weight[safe], mean_prompt)
+
+    def _path(self, path, fuse, energy_tokens, context, atoms, padding_mask):
+        """DOS ``[batch, n_energies]`` from one path, given context vectors ``[batch, width]``."""
+        if self.fusion == "tokens":
+            tokens = path(energy_tokens, torch.stack(context, dim=1), atoms, padding_mask)
+        else:
+            n_energies = energy_tokens.size(1)
+            context = [c[:, None].expand(-1, n_energies, -1) for c in context]
+            fused = F.leaky_relu(fuse(torch.cat([energy_tokens, *context], dim=-1)))
+            tokens = path(fused, None, atoms, padding_mask)
+        return self.decoder(tokens).squeeze(-1)
 
     def forward(self, data):
         """Predict the DOS of a batch of crystals.
@@ -125,30 +243,39 @@ class DOSTransformer(nn.Module):
         data : torch_geometric.data.Batch
             With ``x`` ``[num_nodes, in_features]``, ``z`` ``[num_nodes]``,
             ``edge_index`` ``[2, num_edges]``, ``edge_length`` ``[num_edges]``,
-            ``crystal_attr`` ``[batch_size, n_crystal_attr]``, ``system``
-            ``[batch_size]`` and ``batch`` ``[num_nodes]``.
+            ``edge_vec`` ``[num_edges, 3]``, ``crystal_attr`` ``[batch_size,
+            n_crystal_attr]``, ``system`` ``[batch_size]`` and ``batch`` ``[num_nodes]``.
 
         Returns
         -------
         torch.Tensor of shape [batch_size, n_energies], or a pair of them in training mode.
         """
-        h = self.encoder(data.x, data.z, data.edge_index, data.edge_length)
+        h = self.encoder(data.x, data.z, data.edge_index, data.edge_length, data.edge_vec)
         crystal_vector = self.readout(h, data.x, data.batch, data.crystal_attr)
         batch_size = crystal_vector.size(0)
         atoms, is_atom = to_dense_batch(h, data.batch, batch_size=batch_size)
         padding_mask = ~is_atom
-        energy_tokens = self.energy_tokens.weight.expand(batch_size, -1, -1)
+        energy_tokens = self.energy_encoding(self.positions).expand(batch_size, -1, -1)
         energy_tokens = self.cross_attention(energy_tokens, atoms, padding_mask)
-        crystal_token = crystal_vector[:, None]
-        prompt_token = self.prompts(data.system)[:, None]
-        system_tokens = self.system_path(
-            energy_tokens, torch.cat([crystal_token, prompt_token], dim=1), atoms, padding_mask
+        fuse_global = getattr(self, "fuse_global", None)
+        if self.prompt is None:
+            return self._path(
+                self.global_path, fuse_global, energy_tokens, [crystal_vector], atoms, padding_mask
+            )
+        system_dos = self._path(
+            self.system_path,
+            getattr(self, "fuse_system", None),
+            energy_tokens,
+            [crystal_vector, self.prompts(data.system)],
+            atoms,
+            padding_mask,
         )
-        system_dos = self.decoder(system_tokens).squeeze(-1)
         if not self.training:
             return system_dos
-        global_tokens = self.global_path(energy_tokens, crystal_token, atoms, padding_mask)
-        return system_dos, self.decoder(global_tokens).squeeze(-1)
+        global_dos = self._path(
+            self.global_path, fuse_global, energy_tokens, [crystal_vector], atoms, padding_mask
+        )
+        return system_dos, global_dos
 
 
 class DOSTransformerLoss(nn.Module):

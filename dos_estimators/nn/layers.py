@@ -100,6 +100,8 @@ class CrystalReadout(nn.Module):
     pooling : {"sum", "mean"}
     composition_stats : bool, default=True
     dropout : float, default=0.0
+    linear : bool, default=False
+        One linear layer instead of the two-layer MLP (the released DOSTransformer code).
     """
 
     def __init__(
@@ -110,14 +112,16 @@ class CrystalReadout(nn.Module):
         pooling: str = "mean",
         composition_stats: bool = True,
         dropout: float = 0.0,
+        linear: bool = False,
     ):
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"pooling={pooling!r} is not one of {POOLINGS}.")
         self.pooling = pooling
         self.composition_stats = composition_stats
+        self.n_crystal_attr = n_crystal_attr
         width = hidden + n_crystal_attr + (4 * in_features if composition_stats else 0)
-        self.mlp = mlp(width, hidden, hidden, dropout=dropout)
+        self.mlp = nn.Linear(width, hidden) if linear else mlp(width, hidden, hidden, dropout)
 
     def forward(self, h, x, batch, crystal_attr):
         """Crystal vectors.
@@ -127,14 +131,15 @@ class CrystalReadout(nn.Module):
         h : torch.Tensor of shape [num_nodes, hidden]
         x : torch.Tensor of shape [num_nodes, in_features]
         batch : torch.Tensor of shape [num_nodes]
-        crystal_attr : torch.Tensor of shape [n_graphs, n_crystal_attr]
+        crystal_attr : torch.Tensor of shape [n_graphs, F]
+            Crystal descriptors, of which the first ``n_crystal_attr`` are used.
 
         Returns
         -------
         torch.Tensor of shape [n_graphs, hidden]
         """
         n_graphs = crystal_attr.size(0)
-        parts = [pool(h, batch, n_graphs, self.pooling), crystal_attr]
+        parts = [pool(h, batch, n_graphs, self.pooling), crystal_attr[:, : self.n_crystal_attr]]
         if self.composition_stats:
             parts.append(composition_statistics(x, batch, n_graphs))
         return self.mlp(torch.cat(parts, dim=-1))
