@@ -1,8 +1,8 @@
 """Energy encodings: one token per point of the DOS grid, for DOSTransformer.
 
-A grid is given to the encodings as *positions*: the energies in units of the
-training grid's spacing, counted from its first point, so the training grid is
-``0, 1, …, n_energies − 1`` and a grid twice as fine is ``0, 0.5, 1, …``.
+A grid is given to the encodings as *positions*: fractional indices of the
+training grid, so the training grid is ``0, 1, …, n_energies − 1`` (evenly
+spaced or not) and a grid twice as fine is ``0, 0.5, 1, …``.
 """
 
 from __future__ import annotations
