@@ -348,3 +348,29 @@ def test_unknown_node_features(name, data):
     X, y = data
     with pytest.raises(ValueError, match="not_a_table"):
         build(name, node_features="not_a_table").fit(X, y)
+
+
+@pytest.mark.parametrize(
+    ("param", "value"),
+    [
+        ("pooling", "max"),
+        ("dropout", 1.0),
+        ("dropout", -0.1),
+        ("lr", 0.0),
+        ("lr", True),
+        ("weight_decay", -1e-4),
+        ("patience", -1),
+        ("patience", 2.5),
+        ("validation_fraction", "half"),
+        ("beta", -1.0),
+        ("symprec", 0.0),
+    ],
+)
+def test_bad_parameter_fails_before_the_structures_are_read(name, param, value):
+    # Parameters are checked first: the structures here are not even structures.
+    cls, _ = ESTIMATORS[name]
+    if param not in cls().get_params():
+        pytest.skip(f"{cls.__name__} has no {param}")
+    model = build(name, **{param: value})
+    with pytest.raises(ValueError, match=f"^{param}"):
+        model.fit(["not a structure"] * 4, np.ones((4, 3)))

@@ -21,11 +21,12 @@ from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
 from skorch.helper import predefined_split
 from torch.utils.data import Dataset, default_collate
 
-from .._validation import is_integer
+from .._validation import is_integer, is_real
 from ..features import element_table
 from ..graphs import CRYSTAL_ATTR_NAMES, collate_graphs, structures_to_graphs
 from ..metrics import r2_pooled
 from ..nn import DOSTransformerLoss
+from ..nn.layers import POOLINGS
 from ..structures import check_structures
 
 PREDICT_BATCH_SIZE = 256
@@ -203,11 +204,38 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
             if not isinstance(value, (bool, np.bool_)):
                 raise ValueError(f"{name} must be True or False, got {value!r}.")
 
+    # Numeric parameters: (name, lowest value, whether the lowest is allowed, upper bound
+    # excluded). A subclass without the parameter skips its check.
+    _NUMBER_RANGES = (
+        ("lr", 0.0, False, None),
+        ("weight_decay", 0.0, True, None),
+        ("dropout", 0.0, True, 1.0),
+        ("beta", 0.0, True, None),
+        ("symprec", 0.0, False, None),
+    )
+
     def _check_params(self) -> None:
+        """Check every constructor parameter, before any input is looked at."""
         self._check_integers(1, "batch_size", "max_epochs", "n_ensemble")
         fraction = self.validation_fraction
-        if fraction is not None and not 0 <= fraction < 1:
-            raise ValueError(f"validation_fraction must be in [0, 1), got {fraction}.")
+        if fraction is not None and not (is_real(fraction) and 0 <= fraction < 1):
+            raise ValueError(f"validation_fraction must be in [0, 1), got {fraction!r}.")
+        for name, low, closed, high in self._NUMBER_RANGES:
+            if not hasattr(self, name):
+                continue
+            value = getattr(self, name)
+            above = is_real(value) and (value >= low if closed else value > low)
+            if not (above and (high is None or value < high)):
+                interval = (
+                    f"{'[' if closed else '('}{low:g}, {'∞)' if high is None else f'{high:g})'}"
+                )
+                raise ValueError(f"{name} must be a number in {interval}, got {value!r}.")
+        if self.patience is not None and not (is_integer(self.patience) and self.patience >= 0):
+            raise ValueError(
+                f"patience must be None or an integer of at least 0, got {self.patience!r}."
+            )
+        if hasattr(self, "pooling") and self.pooling not in POOLINGS:
+            raise ValueError(f"pooling={self.pooling!r} is not one of {POOLINGS}.")
 
     def _split(self, n_samples: int, rng: np.random.RandomState):
         fraction = self.validation_fraction or 0.0
