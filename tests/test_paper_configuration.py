@@ -8,6 +8,8 @@ released values. Models here are tiny (16 wide, a few epochs) and train on
 :func:`conftest.tiny_dataset`.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -15,6 +17,7 @@ from conftest import diamond, rock_salt, tiny_dataset, wurtzite
 from pymatgen.core import Structure
 from scipy.spatial.transform import Rotation
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 from skorch.callbacks import Callback
 
 from dos_estimators import CRYSTAL_SYSTEMS, PAPER_PARAMS, DOSTransformerRegressor
@@ -481,3 +484,37 @@ def test_constant_lr_schedule_keeps_lr(data):
     onecycle = tiny(lr=lr).fit(X, y)
     assert "lr_schedule" in dict(onecycle.net_.callbacks_)
     assert all(group["lr"] != lr for group in onecycle.net_.optimizer_.param_groups)
+
+
+# -- warnings ------------------------------------------------------------------------------
+
+
+def test_convergence_warning_when_max_epochs_ends_an_improving_fit(data):
+    X, y = data
+    with pytest.warns(ConvergenceWarning, match="max_epochs=3"):
+        model = tiny(max_epochs=3, lr=1e-3, validation_fraction=None).fit(X, y)
+    assert model.net_.history[-1, "train_loss_best"]
+
+
+def test_no_convergence_warning_when_the_best_epoch_is_earlier(data):
+    X, y = data
+    # A constant, absurdly large learning rate: the loss is not best at the last epoch.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = tiny(max_epochs=4, lr=50.0, lr_schedule="constant").fit(X, y)
+    assert not model.net_.history[-1, "valid_loss_best"]
+
+
+def test_predict_warns_about_crystal_systems_training_never_saw(data):
+    X, y = data
+    cubic = [rock_salt(5.64), rock_salt(5.0, ("Mg", "O")), diamond(3.57), diamond(5.43, "Si")]
+    model = tiny(max_epochs=1).fit(cubic, y[:4])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        model.predict(cubic)
+    with pytest.warns(UserWarning, match=r"1 of 2 crystals .*\(hexagonal\).*mean"):
+        model.predict([cubic[0], wurtzite()])
+    without_prompt = tiny(max_epochs=1, prompt=None).fit(cubic, y[:4])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        without_prompt.predict([wurtzite()])

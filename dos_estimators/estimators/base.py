@@ -9,11 +9,13 @@ progress output).
 from __future__ import annotations
 
 import math
+import warnings
 from contextlib import contextmanager
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
@@ -341,6 +343,12 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
         Returns
         -------
         self
+
+        Warns
+        -----
+        sklearn.exceptions.ConvergenceWarning
+            If ``max_epochs`` ended the training of a network whose last epoch was
+            its best (validation loss, or training loss without validation).
         """
         self._check_params()
         inputs = self._inputs(X, fitting=True)
@@ -392,7 +400,26 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
             self.nets_.append(net)
         self.net_ = self.nets_[0]
         self.n_epochs_ = len(self.net_.history)
+        self._warn_if_still_improving(validated=valid_set is not None)
         return self
+
+    def _warn_if_still_improving(self, validated: bool) -> None:
+        """ConvergenceWarning when ``max_epochs`` ended a network's training at its best epoch."""
+        monitor = "valid_loss_best" if validated else "train_loss_best"
+        improving = [
+            net
+            for net in self.nets_
+            if len(net.history) == self.max_epochs and net.history[-1].get(monitor, False)
+        ]
+        if improving:
+            loss = "validation" if validated else "training"
+            warnings.warn(
+                f"{len(improving)} of {len(self.nets_)} networks stopped at "
+                f"max_epochs={self.max_epochs} with the {loss} loss still improving (the last "
+                "epoch was the best); a larger max_epochs may fit better.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
 
     def _predict_inputs(self, inputs) -> np.ndarray:
         dataset = DOSDataset(inputs)

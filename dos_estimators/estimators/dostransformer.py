@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from contextlib import contextmanager
 
 import numpy as np
@@ -438,11 +439,28 @@ class DOSTransformerRegressor(GraphDOSRegressor):
         ValueError
             If ``energies`` is not a strictly increasing 1-D grid, or differs from
             the training grid while ``energy_encoding="learned"``.
+
+        Warns
+        -----
+        UserWarning
+            If some crystals belong to a crystal system that training never saw
+            (they get the mean prompt).
         """
         check_is_fitted(self, "net_")
         if energies is not None:
             energies = check_energies(energies, len(np.atleast_1d(energies)))
         inputs = self._inputs(X)
+        if self.prompt is not None:
+            systems = [CRYSTAL_SYSTEMS[int(graph.system)] for graph in inputs]
+            unseen = [s for s in systems if s not in self.crystal_systems_]
+            if unseen:
+                warnings.warn(
+                    f"{len(unseen)} of {len(systems)} crystals belong to crystal systems that "
+                    f"training never saw ({', '.join(sorted(set(unseen)))}); their predictions "
+                    "use the mean of the trained prompts.",
+                    UserWarning,
+                    stacklevel=2,
+                )
         with self._on_grid(energies):
             return self._predict_inputs(inputs)
 
