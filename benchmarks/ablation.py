@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
 import json
 import platform
 import time
@@ -80,6 +81,12 @@ SCHEDULES = {
 }
 CPU_PAPER_RECIPE = {"batch_size": 32, "lr": 2e-3, "lr_schedule": "onecycle"}
 
+# Raise when the model code changes what a configuration computes: rows of an older
+# revision then no longer match their settings and are refitted.
+REVISION = 2
+# Parameters that do not change what is learned.
+NOT_SETTINGS = ("callbacks", "device", "verbose", "n_jobs")
+
 METRICS = ("mse_x10", "mae", "r2_per_crystal", "r2_pooled", "rmse_per_crystal")
 FINE_TUNE_FRACTION = 0.1
 
@@ -114,6 +121,22 @@ def build(config: str, schedule: str, seed: int, device: str) -> DOSTransformerR
     return DOSTransformerRegressor(device=device, random_state=seed, **params)
 
 
+def settings_key(model, split: str, fine_tune_epochs: int) -> str:
+    """Short hash of everything that decides a fit's result, for its file name."""
+    params = {k: v for k, v in model.get_params().items() if k not in NOT_SETTINGS}
+    settings = {"revision": REVISION, "split": split, "params": params}
+    if split != "id":
+        settings["fine_tune_epochs"] = fine_tune_epochs
+    text = json.dumps(settings, sort_keys=True, default=str)
+    return hashlib.sha1(text.encode()).hexdigest()[:10]
+
+
+def result_path(out: Path, config, split, schedule, seed, fine_tune_epochs, device="cpu") -> Path:
+    """The JSON file of one fit; its name changes whenever its settings do."""
+    key = settings_key(build(config, schedule, seed, device), split, fine_tune_epochs)
+    return out / f"{config}__{split}__{schedule}__seed{seed}__{key}.json"
+
+
 def fine_tune_study(model, X_test, y_test, seed, epochs):
     """Table 3: fine-tune the prompts on 10 % of the OOD test crystals, score the other 90 %."""
     order = np.random.default_rng(seed).permutation(len(X_test))
@@ -137,7 +160,7 @@ def run(args):
         for split in args.splits
         for seed in args.seeds
         for config in args.configs
-        if not (out / f"{config}__{split}__{args.schedule}__seed{seed}.json").exists()
+        if not result_path(out, config, split, args.schedule, seed, args.fine_tune_epochs).exists()
     ]
     print(f"{len(todo)} fits to run, results in {out}", flush=True)
     if not todo:
@@ -162,8 +185,11 @@ def run(args):
             start = time.perf_counter()
             row["fine_tune"] = fine_tune_study(model, data[2], data[5], seed, args.fine_tune_epochs)
             row["fine_tune"]["seconds"] = time.perf_counter() - start
-        path = out / f"{config}__{split}__{args.schedule}__seed{seed}.json"
-        path.write_text(json.dumps(row, indent=1, default=str))
+        path = result_path(out, config, split, args.schedule, seed, args.fine_tune_epochs)
+        # Written whole or not at all: a run killed here leaves no truncated row behind.
+        partial = path.with_suffix(".partial")
+        partial.write_text(json.dumps(row, indent=1, default=str))
+        partial.replace(path)
         test = row["test"]
         print(
             f"{config:20s} {split:8s} seed {seed}: MSE×10 {test['mse_x10']:.3f} "
@@ -174,16 +200,27 @@ def run(args):
         )
 
 
-def _cell(values, digits=3):
+def _cell(values, digits=3, unit=""):
     if not values:
         return "—"
     if len(values) == 1:
-        return f"{values[0]:.{digits}f} (1 seed)"
-    return f"{np.mean(values):.{digits}f} ± {np.std(values):.{digits}f}"
+        return f"{values[0]:.{digits}f}{unit} (1 seed)"
+    return f"{np.mean(values):.{digits}f} ± {np.std(values):.{digits}f}{unit}"
 
 
-def load_rows(out: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted(Path(out).glob("*.json"))]
+def load_rows(out: Path, fine_tune_epochs: int) -> list[dict]:
+    """The rows whose file name matches their configuration's current settings."""
+    rows = []
+    for path in sorted(Path(out).glob("*.json")):
+        row = json.loads(path.read_text())
+        current = result_path(
+            Path(out), row["config"], row["split"], row["schedule"], row["seed"], fine_tune_epochs
+        )
+        if row["config"] in CONFIGS and current.name == path.name:
+            rows.append(row)
+        else:
+            print(f"left out {path.name}: fitted with other settings than today's")
+    return rows
 
 
 def report(rows: list[dict]) -> str:
@@ -200,9 +237,9 @@ def report(rows: list[dict]) -> str:
         if schedule != "full":
             lines.append(
                 "The released preset runs here with our batch size and one-cycle schedule "
-                f"({', '.join(f'{k}={v}' for k, v in CPU_PAPER_RECIPE.items())}): its own "
-                "recipe (batch 1, constant lr 1e-4, up to 1000 epochs) is hours per fit on "
-                "2 CPU cores.\n"
+                f"({', '.join(f'{k}={v}' for k, v in CPU_PAPER_RECIPE.items())}) and its "
+                "own weight decay (1e-2): its full recipe (batch 1, constant lr 1e-4, up to "
+                "1000 epochs) is hours per fit on 2 CPU cores.\n"
             )
         for split in SPLITS:
             configs = [c for c in CONFIGS if (split, schedule, c) in groups]
@@ -230,7 +267,10 @@ def report(rows: list[dict]) -> str:
                     for r in mine
                     if r["seed"] in ours
                 ]
-                cells.insert(1, "—" if config == "ours" or not paired else _cell(paired, 1) + " %")
+                delta = "—" if config == "ours" or not paired else _cell(paired, 1, " %")
+                if paired and len(paired) < len(mine):
+                    delta += f" ({len(paired)} paired seeds)"
+                cells.insert(1, delta)
                 seeds = ", ".join(str(r["seed"]) for r in sorted(mine, key=lambda r: r["seed"]))
                 epoch = np.mean([r["seconds_per_epoch"] for r in mine])
                 epochs = np.mean([r["epochs"] for r in mine])
@@ -276,7 +316,7 @@ def main(argv=None):
     args = parse_args(argv)
     if not args.report:
         run(args)
-    rows = load_rows(args.out)
+    rows = load_rows(args.out, args.fine_tune_epochs)
     text = report(rows)
     print(text)
     if args.report and args.docs:

@@ -15,7 +15,15 @@ import numpy as np
 from pymatgen.core.periodic_table import Element
 
 MAX_Z = 118
-NODE_FEATURES = ("onehot", "mass_onehot", "magpie", "matscholar", "megnet", "cgcnn")
+NODE_FEATURES = (
+    "onehot",
+    "mass_onehot",
+    "mass_onehot_amu",
+    "magpie",
+    "matscholar",
+    "megnet",
+    "cgcnn",
+)
 """Names accepted by :func:`element_table`."""
 
 
@@ -108,6 +116,13 @@ def _mass_onehot() -> tuple[np.ndarray, np.ndarray]:
     return values, supported
 
 
+def _mass_onehot_amu() -> tuple[np.ndarray, np.ndarray]:
+    # The released DOSTransformer and e3nn phonon code: the atomic mass in amu, unscaled.
+    values, supported = _onehot()
+    values *= atomic_masses()[:, None]
+    return values, supported
+
+
 def _from_matminer_source(source, property_names) -> tuple[np.ndarray, np.ndarray]:
     values = np.full((MAX_Z + 1, len(property_names)), np.nan)
     for z in range(1, MAX_Z + 1):
@@ -169,6 +184,7 @@ def _cgcnn() -> tuple[np.ndarray, np.ndarray]:
 _BUILDERS = {
     "onehot": _onehot,
     "mass_onehot": _mass_onehot,
+    "mass_onehot_amu": _mass_onehot_amu,
     "magpie": _magpie,
     "matscholar": _matscholar,
     "megnet": _megnet,
@@ -182,9 +198,12 @@ def element_table(name: str = "magpie") -> ElementTable:
 
     Parameters
     ----------
-    name : {"onehot", "mass_onehot", "magpie", "matscholar", "megnet", "cgcnn"}
+    name : {"onehot", "mass_onehot", "mass_onehot_amu", "magpie", "matscholar", "megnet", \
+"cgcnn"}
         ``"onehot"``: 118 indicator columns. ``"mass_onehot"``: the indicator
-        scaled by atomic mass (e3nn phonon tutorial). ``"magpie"``: the 22
+        times the atomic mass over the heaviest mass. ``"mass_onehot_amu"``: the
+        indicator times the atomic mass in amu (the e3nn phonon tutorial's and
+        the released DOSTransformer code's node features). ``"magpie"``: the 22
         elemental properties of matminer's Magpie preset. ``"matscholar"``,
         ``"megnet"``: learned embeddings (200 and 16 columns) shipped with
         matminer. ``"cgcnn"``: the 92 CGCNN atom features. Continuous tables are

@@ -29,6 +29,7 @@ def structure_to_graph(
     cutoff: float | None = 5.0,
     node_features: str = "magpie",
     index: int | None = None,
+    self_loops: bool = False,
 ) -> Data:
     """Build the periodic radius graph of one crystal.
 
@@ -43,6 +44,9 @@ def structure_to_graph(
         Name of the element table (see :func:`dos_estimators.features.element_table`).
     index : int, optional
         Sample index for error messages.
+    self_loops : bool, default=False
+        Add one zero-length edge from every atom to itself (the released
+        DOSTransformer code's graphs, built with ASE's ``self_interaction=True``).
 
     Returns
     -------
@@ -81,6 +85,11 @@ def structure_to_graph(
         centres, neighbours, images, lengths = structure.get_neighbor_list(float(cutoff))
         shifts = images @ structure.lattice.matrix
         edge_vec = structure.cart_coords[neighbours] - structure.cart_coords[centres] + shifts
+    if self_loops:
+        atoms = np.arange(len(numbers))
+        centres, neighbours = np.concatenate([centres, atoms]), np.concatenate([neighbours, atoms])
+        edge_vec = np.concatenate([edge_vec, np.zeros((len(atoms), 3))])
+        lengths = np.concatenate([lengths, np.zeros(len(atoms))])
     # Volume and density from the lattice directly: pymatgen's unit-aware
     # ``Structure.density`` costs more than the neighbour search itself.
     volume = abs(np.linalg.det(structure.lattice.matrix))
@@ -102,6 +111,7 @@ def structures_to_graphs(
     cutoff: float | None = 5.0,
     node_features: str = "magpie",
     verbose: bool = False,
+    self_loops: bool = False,
 ) -> list[Data]:
     """Build graphs for many crystals.
 
@@ -112,6 +122,8 @@ def structures_to_graphs(
     node_features : str, default="magpie"
     verbose : bool, default=False
         Show a progress bar when there are many structures.
+    self_loops : bool, default=False
+        See :func:`structure_to_graph`.
 
     Returns
     -------
@@ -124,7 +136,10 @@ def structures_to_graphs(
 
         items = tqdm(items, total=len(structures), desc="graphs", unit="structure")
     return [
-        structure_to_graph(s, cutoff=cutoff, node_features=node_features, index=i) for i, s in items
+        structure_to_graph(
+            s, cutoff=cutoff, node_features=node_features, index=i, self_loops=self_loops
+        )
+        for i, s in items
     ]
 
 

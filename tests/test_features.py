@@ -9,6 +9,7 @@ from dos_estimators.features import MAX_Z, NODE_FEATURES, atomic_masses, element
 EXPECTED_WIDTH = {
     "onehot": 118,
     "mass_onehot": 118,
+    "mass_onehot_amu": 118,
     "magpie": 22,
     "matscholar": 200,
     "megnet": 16,

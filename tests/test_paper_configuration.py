@@ -22,7 +22,8 @@ from skorch.callbacks import Callback
 
 from dos_estimators import CRYSTAL_SYSTEMS, PAPER_PARAMS, DOSTransformerRegressor
 from dos_estimators.features import element_table
-from dos_estimators.graphs import collate_graphs
+from dos_estimators.graphs import collate_graphs, structure_to_graph
+from dos_estimators.nn import SphericalEdgeBasis, self_attention
 from dos_estimators.nn.dostransformer import rmse_loss
 from dos_estimators.structures import crystal_systems
 
@@ -518,3 +519,50 @@ def test_predict_warns_about_crystal_systems_training_never_saw(data):
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         without_prompt.predict([wurtzite()])
+
+
+# -- details of the released code ------------------------------------------------------------
+
+
+def test_paper_self_attention_layers_all_read_the_stack_input():
+    # Released layers/transformer.py sets keys and values once, before its layer loop.
+    torch.manual_seed(0)
+    stack = self_attention(8, 1, 2, kind="paper").eval()
+    tokens = torch.randn(2, 5, 8)
+    first, second = stack.stack.layers
+    with torch.no_grad():
+        expected = stack.stack.norm(second(first(tokens, tokens), tokens))
+        torch.testing.assert_close(stack(tokens), expected)
+        chained = stack.stack.norm(second(first(tokens, tokens), first(tokens, tokens)))
+    assert not torch.allclose(stack(tokens), chained)
+
+
+def test_self_loops_add_one_zero_length_edge_per_atom():
+    crystal = wurtzite()
+    plain = structure_to_graph(crystal, cutoff=4.0)
+    looped = structure_to_graph(crystal, cutoff=4.0, self_loops=True)
+    n_atoms = len(crystal)
+    assert looped.num_edges == plain.num_edges + n_atoms
+    added = looped.edge_index[:, -n_atoms:]
+    assert added.tolist() == [list(range(n_atoms))] * 2
+    assert torch.all(looped.edge_length[-n_atoms:] == 0)
+    basis = SphericalEdgeBasis(4.0)(looped.edge_length, looped.edge_vec)
+    torch.testing.assert_close(basis[-n_atoms:], torch.tensor([[1.0, 0, 0, 0]] * n_atoms))
+
+
+def test_spherical_basis_points_from_sender_to_receiver_as_released():
+    # Our edge_vec points from the receiving atom (edge_index[1]) to the sender; the
+    # released code's the other way, and its l=1 features are √3 times its unit vector.
+    vec = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, -2.0]])
+    features = SphericalEdgeBasis(10.0)(vec.norm(dim=1), vec)
+    root3 = 3.0**0.5
+    torch.testing.assert_close(features, torch.tensor([[1.0, -root3, 0, 0], [1.0, 0, 0, root3]]))
+
+
+def test_paper_preset_node_features_are_masses_in_amu():
+    table = element_table(PAPER_PARAMS["node_features"])
+    assert table.values.shape[1] == RELEASED_ATOM_FEATURES
+    assert table.values[1, 0] == pytest.approx(1.008, abs=1e-3)  # H
+    assert table.values[26, 25] == pytest.approx(55.845, abs=1e-3)  # Fe
+    assert np.count_nonzero(table.values[26]) == 1
+    assert PAPER_PARAMS["self_loops"] is True

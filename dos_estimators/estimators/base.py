@@ -485,8 +485,8 @@ class GraphDOSRegressor(DOSRegressorBase):
     Structures are checked once and turned into periodic radius graphs;
     subclasses may attach more per-crystal attributes in :meth:`_annotate_graphs`.
     Subclass parameters used here, besides those of :class:`DOSRegressorBase`:
-    ``node_features`` and ``cutoff`` (a model without the parameter sees atoms
-    only and its graphs have no edges).
+    ``node_features``, ``cutoff`` (a model without the parameter sees atoms
+    only and its graphs have no edges) and ``self_loops`` (optional, default False).
     """
 
     _collate = staticmethod(collate_graphs)
@@ -507,7 +507,11 @@ class GraphDOSRegressor(DOSRegressorBase):
     def _inputs(self, X, fitting=False):
         structures = check_structures(X)
         graphs = structures_to_graphs(
-            structures, cutoff=self._cutoff, node_features=self.node_features, verbose=self.verbose
+            structures,
+            cutoff=self._cutoff,
+            node_features=self.node_features,
+            verbose=self.verbose,
+            self_loops=bool(getattr(self, "self_loops", False)),
         )
         self._annotate_graphs(structures, graphs, fitting)
         return graphs

@@ -40,7 +40,8 @@ PAPER_PARAMS = {
     "dropout": 0.0,
     "beta": 1.0,
     "cutoff": 4.0,
-    "node_features": "onehot",
+    "node_features": "mass_onehot_amu",
+    "self_loops": True,
     "pooling": "sum",
     "composition_stats": False,
     "crystal_descriptors": False,
@@ -148,6 +149,8 @@ class DOSTransformerRegressor(GraphDOSRegressor):
     heads : {"mlp", "linear"}, default="mlp"
         Crystal read-out and DOS decoder as two-layer MLPs, or single linear
         layers (released code).
+    self_loops : bool, default=False
+        Give every atom a zero-length edge to itself (released code).
     crystal_descriptors : bool, default=True
         Add the log volume per atom and log density to the crystal vector.
     lr_schedule : {"onecycle", "constant"}, default="onecycle"
@@ -225,6 +228,7 @@ class DOSTransformerRegressor(GraphDOSRegressor):
         prompt="learned",
         energy_encoding="learned",
         heads="mlp",
+        self_loops=False,
         crystal_descriptors=True,
         lr_schedule="onecycle",
         symprec=DEFAULT_SYMPREC,
@@ -261,6 +265,7 @@ class DOSTransformerRegressor(GraphDOSRegressor):
         self.prompt = prompt
         self.energy_encoding = energy_encoding
         self.heads = heads
+        self.self_loops = self_loops
         self.crystal_descriptors = crystal_descriptors
         self.lr_schedule = lr_schedule
         self.symprec = symprec
@@ -298,7 +303,7 @@ class DOSTransformerRegressor(GraphDOSRegressor):
         super()._check_params()
         self._check_integers(1, "hidden", "n_heads", "n_cross_layers", "n_self_layers")
         self._check_integers(0, "n_gnn_layers", "n_cross_layers_out")
-        self._check_flags("share_paths", "composition_stats", "crystal_descriptors")
+        self._check_flags("share_paths", "composition_stats", "crystal_descriptors", "self_loops")
         for name, options in (
             ("encoder", ENCODERS),
             ("edge_basis", EDGE_BASES),

@@ -150,16 +150,18 @@ class CrossAttention(nn.Module):
 
 
 class _SelfAttention(nn.Module):
-    """A :class:`CrossAttention` stack whose tokens attend to themselves."""
+    """A :class:`CrossAttention` stack of the tokens on the stack's input tokens.
+
+    As in the released code, every layer takes its keys and values from the
+    tokens that entered the stack, not from the previous layer's output.
+    """
 
     def __init__(self, stack: CrossAttention):
         super().__init__()
         self.stack = stack
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        for layer in self.stack.layers:
-            tokens = layer(tokens, tokens, None)
-        return self.stack.norm(tokens)
+        return self.stack(tokens, tokens, None)
 
 
 def self_attention(

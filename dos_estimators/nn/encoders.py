@@ -99,8 +99,14 @@ class SphericalEdgeBasis(nn.Module):
         self.envelope = SmoothCutoff(cutoff)
 
     def forward(self, length: torch.Tensor, vec: torch.Tensor) -> torch.Tensor:
-        """``[num_edges]`` lengths and ``[num_edges, 3]`` vectors → ``[num_edges, 4]``."""
-        direction = vec / length.clamp_min(1e-9)[:, None]
+        """``[num_edges]`` lengths and ``[num_edges, 3]`` vectors → ``[num_edges, 4]``.
+
+        ``vec`` points from the receiving atom (``edge_index[1]``) to the sending
+        one; the released code's vectors point the other way, so the sign is
+        flipped to give its features exactly. A zero-length self-loop gets
+        ``[1, 0, 0, 0]``.
+        """
+        direction = -vec / length.clamp_min(1e-9)[:, None]
         harmonics = torch.cat([torch.ones_like(length)[:, None], math.sqrt(3.0) * direction], -1)
         return harmonics * self.envelope(length)[:, None]
 
