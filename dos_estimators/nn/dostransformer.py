@@ -14,7 +14,7 @@ from torch import nn
 from torch_geometric.utils import to_dense_batch
 
 from .attention import CrossAttention, self_attention
-from .encoders import GraphNetworkEncoder, PaperGraphNetworkEncoder
+from .encoders import ENCODERS, GraphNetworkEncoder, PaperGraphNetworkEncoder
 from .energy import energy_encoding as make_energy_encoding
 from .layers import CrystalReadout, mlp
 
@@ -157,7 +157,7 @@ class DOSTransformer(nn.Module):
                 in_features, hidden, n_gnn_layers, cutoff, n_basis, edge_basis=edge_basis
             )
         else:
-            raise ValueError(f"encoder={encoder!r} is not one of ('graph_network', 'paper').")
+            raise ValueError(f"encoder={encoder!r} is not one of {ENCODERS}.")
         self.readout = CrystalReadout(
             hidden,
             in_features,
