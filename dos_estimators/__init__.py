@@ -1,6 +1,6 @@
 """Predict the density of states of crystals from their structure, scikit-learn style."""
 
-from . import datasets, metrics, model_selection, tuning
+from . import datasets, metrics, model_selection, thermo, tuning
 from .estimators import (
     PAPER_PARAMS,
     DOSTransformerRegressor,
@@ -12,6 +12,7 @@ from .estimators import (
 )
 from .featurizers import MatminerFeaturizer
 from .metrics import dos_report
+from .model_files import load_model
 from .spectra import DOSGrid
 from .structures import CRYSTAL_SYSTEMS, crystal_system
 
@@ -31,8 +32,10 @@ __all__ = [
     "crystal_system",
     "datasets",
     "dos_report",
+    "load_model",
     "metrics",
     "model_selection",
+    "thermo",
     "tree_reference",
     "tuning",
 ]

@@ -421,25 +421,79 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
                 stacklevel=3,
             )
 
-    def _predict_inputs(self, inputs) -> np.ndarray:
-        dataset = DOSDataset(inputs)
-        prediction = np.mean([net.predict(dataset) for net in self.nets_], axis=0)
-        return np.clip(prediction * self.y_scale_, 0.0, None)
+    def _check_return_std(self, return_std) -> None:
+        """Raise a ValueError unless ``return_std`` is a bool this ensemble can honour."""
+        if not isinstance(return_std, (bool, np.bool_)):
+            raise ValueError(f"return_std must be True or False, got {return_std!r}.")
+        if return_std and len(self.nets_) < 2:
+            raise ValueError(
+                f"return_std=True needs n_ensemble >= 2: the standard deviation is taken across "
+                f"the networks of the ensemble, and this model has n_ensemble={len(self.nets_)}."
+            )
 
-    def predict(self, X) -> np.ndarray:
+    def _predict_inputs(self, inputs, return_std: bool = False):
+        dataset = DOSDataset(inputs)
+        members = [net.predict(dataset) for net in self.nets_]
+        prediction = np.clip(np.mean(members, axis=0) * self.y_scale_, 0.0, None)
+        if not return_std:
+            return prediction
+        # The spread of the members' own (clipped, non-negative) DOS predictions.
+        spread = np.std(np.clip(np.asarray(members) * self.y_scale_, 0.0, None), axis=0)
+        return prediction, spread
+
+    def predict(self, X, *, return_std=False):
         """Predict the DOS of samples.
 
         Parameters
         ----------
         X : sequence of pymatgen.core.Structure or ase.Atoms, or array-like
+        return_std : bool, default=False
+            Also return the standard deviation across the networks of the ensemble
+            (needs ``n_ensemble >= 2``).
 
         Returns
         -------
-        numpy.ndarray of shape (n_samples, n_energies)
-            Non-negative, on the training grid.
+        y_pred : numpy.ndarray of shape (n_samples, n_energies)
+            Non-negative, on the training grid: the mean of the networks' outputs,
+            clipped at zero.
+        y_std : numpy.ndarray of shape (n_samples, n_energies)
+            Only with ``return_std=True``: per sample and energy, the population standard
+            deviation (``ddof=0``) of the ``n_ensemble`` networks' predictions, each
+            clipped at zero first. It measures how much the members disagree, not the
+            error against the true DOS.
+
+        Raises
+        ------
+        ValueError
+            If ``return_std`` is not a bool, or is True with ``n_ensemble=1``.
         """
         check_is_fitted(self, "net_")
-        return self._predict_inputs(self._inputs(X))
+        self._check_return_std(return_std)
+        return self._predict_inputs(self._inputs(X), return_std=return_std)
+
+    def save(self, path) -> None:
+        """Write the fitted model to one file, without pickle.
+
+        Reload it with :func:`dos_estimators.load_model`. The file (safetensors, with the
+        parameters and fitted attributes as JSON in its header, a format version and a
+        sha256 checksum) is described in ``docs/model_files.md``.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write, e.g. ``"model.safetensors"``; replaced if it exists.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the model was not fitted.
+        ValueError
+            If ``callbacks`` is set, or a parameter holds an object that is not a JSON value
+            or NumPy array (the message names it; such estimators need pickle).
+        """
+        from ..model_files import save_model
+
+        save_model(self, path)
 
     def score(self, X, y, sample_weight=None) -> float:
         """Pooled R² over every crystal and energy, not the paper's per-crystal R².

@@ -423,7 +423,7 @@ class DOSTransformerRegressor(GraphDOSRegressor):
             for net, original in zip(self.nets_, saved, strict=True):
                 net.module_.positions = original
 
-    def predict(self, X, energies=None):
+    def predict(self, X, energies=None, *, return_std=False):
         """Predict the DOS of crystals, on the training grid or another one.
 
         Parameters
@@ -433,17 +433,25 @@ class DOSTransformerRegressor(GraphDOSRegressor):
             A grid to predict on (strictly increasing, in the units of ``energies_``),
             e.g. twice as fine as the training grid. Needs
             ``energy_encoding="sinusoidal"`` or ``"continuous"``.
+        return_std : bool, default=False
+            Also return the standard deviation across the networks of the ensemble
+            (needs ``n_ensemble >= 2``).
 
         Returns
         -------
-        numpy.ndarray of shape (n_samples, n_energies_) or (n_samples, n_points)
-            Non-negative.
+        y_pred : numpy.ndarray of shape (n_samples, n_energies_) or (n_samples, n_points)
+            Non-negative: the mean of the networks' outputs, clipped at zero.
+        y_std : numpy.ndarray of the same shape
+            Only with ``return_std=True``: per crystal and energy, the population standard
+            deviation (``ddof=0``) of the ``n_ensemble`` networks' predictions, each
+            clipped at zero first.
 
         Raises
         ------
         ValueError
             If ``energies`` is not a strictly increasing 1-D grid, or differs from
-            the training grid while ``energy_encoding="learned"``.
+            the training grid while ``energy_encoding="learned"``; if ``return_std``
+            is not a bool, or is True with ``n_ensemble=1``.
 
         Warns
         -----
@@ -452,6 +460,7 @@ class DOSTransformerRegressor(GraphDOSRegressor):
             (they get the mean prompt).
         """
         check_is_fitted(self, "net_")
+        self._check_return_std(return_std)
         if energies is not None:
             energies = check_energies(energies, len(np.atleast_1d(energies)))
         inputs = self._inputs(X)
@@ -467,7 +476,7 @@ class DOSTransformerRegressor(GraphDOSRegressor):
                     stacklevel=2,
                 )
         with self._on_grid(energies):
-            return self._predict_inputs(inputs)
+            return self._predict_inputs(inputs, return_std=return_std)
 
     def fine_tune(self, X, y, *, only_prompt=True, max_epochs=50, lr=None):
         """Continue training a fitted model on a few new crystals (the paper's Table 3).
