@@ -92,6 +92,27 @@ def tiny_dataset(n_energies: int = 12, seed: int = 0):
     return structures, y / y.max(axis=1, keepdims=True)
 
 
+TINY_TRANSFORMER = dict(
+    hidden=16,
+    n_heads=2,
+    n_gnn_layers=1,
+    n_cross_layers=1,
+    n_self_layers=1,
+    n_cross_layers_out=1,
+    max_epochs=3,
+    batch_size=4,
+    random_state=0,
+)
+"""Parameters of a DOSTransformerRegressor that trains on :func:`tiny_dataset` in a moment."""
+
+
+def tiny_transformer(**overrides):
+    """A seeded :data:`TINY_TRANSFORMER` ``DOSTransformerRegressor``, with ``overrides``."""
+    from dos_estimators import DOSTransformerRegressor
+
+    return DOSTransformerRegressor(**{**TINY_TRANSFORMER, **overrides})
+
+
 def bad_targets(kind: str, y):
     """A copy of the DOS matrix ``y`` spoiled in one way, for the input-error tests.
 

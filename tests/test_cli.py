@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import build, tiny_dataset
+from conftest import build, tiny_dataset, tiny_transformer
 from pymatgen.core import Structure
 
 from dos_estimators import DOSTransformerRegressor, MLPDOSRegressor, __version__, load_model
@@ -32,18 +32,6 @@ pytestmark = [
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 GRID = np.linspace(0, 1000, 12)
-TINY = dict(
-    hidden=16,
-    n_heads=2,
-    n_gnn_layers=1,
-    n_cross_layers=1,
-    n_self_layers=1,
-    n_cross_layers_out=1,
-    max_epochs=1,
-    patience=None,
-    batch_size=4,
-    random_state=0,
-)
 # File name: crystal of conftest, written by pymatgen (the format follows the name).
 FILES = {"nacl.cif": "rock_salt", "POSCAR_diamond": "diamond", "zno.cif": "wurtzite"}
 
@@ -52,7 +40,8 @@ FILES = {"nacl.cif": "rock_salt", "POSCAR_diamond": "diamond", "zno.cif": "wurtz
 def ensemble_file(tmp_path_factory):
     """A saved two-member DOSTransformer on a frequency grid of 12 points, 0–1000 cm⁻¹."""
     structures, y = tiny_dataset()
-    model = DOSTransformerRegressor(n_ensemble=2, **TINY).fit(structures, y, energies=GRID)
+    model = tiny_transformer(n_ensemble=2, max_epochs=1, patience=None)
+    model.fit(structures, y, energies=GRID)
     path = tmp_path_factory.mktemp("model") / "ensemble.safetensors"
     model.save(path)
     return path

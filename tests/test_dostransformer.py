@@ -10,7 +10,16 @@ import pickle
 import numpy as np
 import pytest
 import torch
-from conftest import bad_targets, diamond, isolated_atom_cell, rock_salt, tiny_dataset, wurtzite
+from conftest import (
+    TINY_TRANSFORMER,
+    bad_targets,
+    diamond,
+    isolated_atom_cell,
+    rock_salt,
+    tiny_dataset,
+    tiny_transformer,
+    wurtzite,
+)
 from pymatgen.core import Element, Lattice, Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 from scipy.spatial.transform import Rotation
@@ -28,17 +37,7 @@ from dos_estimators.metrics import r2_pooled as r2
 from dos_estimators.nn import DOSTransformerLoss
 from dos_estimators.structures import CRYSTAL_SYSTEMS, crystal_systems
 
-TINY = dict(
-    hidden=16,
-    n_heads=2,
-    n_gnn_layers=1,
-    n_cross_layers=1,
-    n_self_layers=1,
-    n_cross_layers_out=1,
-    max_epochs=3,
-    batch_size=4,
-    random_state=0,
-)
+TINY = TINY_TRANSFORMER
 
 EXPECTED_PARAMS = {
     "hidden",
@@ -70,13 +69,12 @@ EXPECTED_PARAMS = {
     "energy_encoding",
     "heads",
     "crystal_descriptors",
+    "self_loops",
     "lr_schedule",
 }
 
 
-def tiny(**overrides) -> DOSTransformerRegressor:
-    """A DOSTransformerRegressor small enough to train in a fraction of a second."""
-    return DOSTransformerRegressor(**{**TINY, **overrides})
+tiny = tiny_transformer
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from conftest import diamond, rock_salt, tiny_dataset, wurtzite
+from conftest import TINY_TRANSFORMER, diamond, rock_salt, tiny_dataset, tiny_transformer, wurtzite
 from pymatgen.core import Structure
 from scipy.spatial.transform import Rotation
 from sklearn.base import clone
@@ -38,17 +38,7 @@ RELEASED_PARAMETERS_USED = {256: 6_463_113, 64: 417_705, 32: 109_017}
 RELEASED_N_ENERGIES = 51
 RELEASED_ATOM_FEATURES = 118
 
-TINY = dict(
-    hidden=16,
-    n_heads=2,
-    n_gnn_layers=1,
-    n_cross_layers=1,
-    n_self_layers=1,
-    n_cross_layers_out=1,
-    max_epochs=3,
-    batch_size=4,
-    random_state=0,
-)
+TINY = TINY_TRANSFORMER
 
 NEW_PARAMS = (
     "encoder",
@@ -60,13 +50,12 @@ NEW_PARAMS = (
     "energy_encoding",
     "heads",
     "crystal_descriptors",
+    "self_loops",
     "lr_schedule",
 )
 
 
-def tiny(**overrides) -> DOSTransformerRegressor:
-    """A DOSTransformerRegressor small enough to train in a fraction of a second."""
-    return DOSTransformerRegressor(**{**TINY, **overrides})
+tiny = tiny_transformer
 
 
 def n_parameters(module: torch.nn.Module) -> int:

@@ -51,6 +51,7 @@ class RadialBasis(nn.Module):
     def __init__(self, cutoff: float, n_basis: int = 32):
         super().__init__()
         self.envelope = CosineCutoff(cutoff)
+        self.n_basis = n_basis
         self.register_buffer("centres", torch.linspace(0.0, float(cutoff), n_basis))
         self.width = float(cutoff) / n_basis
 
@@ -121,9 +122,7 @@ def _edge_basis(kind: str, cutoff: float, n_basis: int = 32) -> nn.Module:
     and an ``n_basis`` attribute (its output width).
     """
     if kind == "gaussian":
-        basis = RadialBasis(cutoff, n_basis)
-        basis.n_basis = n_basis
-        return basis
+        return RadialBasis(cutoff, n_basis)
     if kind == "spherical":
         return SphericalEdgeBasis(cutoff)
     raise ValueError(f"edge_basis={kind!r} is not one of {EDGE_BASES}.")
