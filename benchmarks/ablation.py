@@ -245,7 +245,10 @@ def report(rows: list[dict]) -> str:
             configs = [c for c in CONFIGS if (split, schedule, c) in groups]
             if not configs:
                 continue
-            lines.append(f"**{SPLITS[split]}** — test crystals; mean ± std over seeds\n")
+            lines.append(
+                f"**{SPLITS[split]}** — test crystals; mean ± standard deviation "
+                "(population) over seeds; Δ paired by seed\n"
+            )
             lines.append(
                 "| configuration | seeds | MSE×10 | Δ MSE vs ours | MAE | R² per crystal (paper's) "
                 "| R² pooled | s/epoch | epochs | parameters |"
