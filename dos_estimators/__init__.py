@@ -1,20 +1,12 @@
-"""Predict the density of states of crystals from their structure, scikit-learn style."""
+"""Predict the density of states of crystals from their structure, scikit-learn style.
 
-from . import datasets, metrics, model_selection, thermo, tuning
-from .estimators import (
-    PAPER_PARAMS,
-    DOSTransformerRegressor,
-    DOSVectorRegressor,
-    E3NNDOSRegressor,
-    GraphNetworkDOSRegressor,
-    MLPDOSRegressor,
-    tree_reference,
-)
-from .featurizers import MatminerFeaturizer
-from .metrics import dos_report
-from .model_files import load_model
-from .spectra import DOSGrid
-from .structures import CRYSTAL_SYSTEMS, crystal_system
+Every public name is imported on first use, so ``import dos_estimators`` is quick and a
+dependency that fails to import (optuna, e3nn, matminer, ...) breaks only what needs it.
+"""
+
+from typing import TYPE_CHECKING
+
+from ._lazy import attach
 
 __version__ = "0.1.0"
 
@@ -39,3 +31,40 @@ __all__ = [
     "tree_reference",
     "tuning",
 ]
+
+__getattr__, __dir__ = attach(
+    __name__,
+    submodules=["datasets", "metrics", "model_selection", "thermo", "tuning"],
+    attributes={
+        "CRYSTAL_SYSTEMS": "structures",
+        "PAPER_PARAMS": "estimators",
+        "DOSGrid": "spectra",
+        "DOSTransformerRegressor": "estimators",
+        "DOSVectorRegressor": "estimators",
+        "E3NNDOSRegressor": "estimators",
+        "GraphNetworkDOSRegressor": "estimators",
+        "MLPDOSRegressor": "estimators",
+        "MatminerFeaturizer": "featurizers",
+        "crystal_system": "structures",
+        "dos_report": "metrics",
+        "load_model": "model_files",
+        "tree_reference": "estimators",
+    },
+)
+
+if TYPE_CHECKING:  # what the names are, for type checkers and editors
+    from . import datasets, metrics, model_selection, thermo, tuning
+    from .estimators import (
+        PAPER_PARAMS,
+        DOSTransformerRegressor,
+        DOSVectorRegressor,
+        E3NNDOSRegressor,
+        GraphNetworkDOSRegressor,
+        MLPDOSRegressor,
+        tree_reference,
+    )
+    from .featurizers import MatminerFeaturizer
+    from .metrics import dos_report
+    from .model_files import load_model
+    from .spectra import DOSGrid
+    from .structures import CRYSTAL_SYSTEMS, crystal_system

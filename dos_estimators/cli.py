@@ -19,13 +19,6 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .estimators import (
-    DOSTransformerRegressor,
-    E3NNDOSRegressor,
-    GraphDOSRegressor,
-    GraphNetworkDOSRegressor,
-    MLPDOSRegressor,
-)
 from .thermo import FREQUENCY_UNITS
 
 __all__ = ["ESTIMATORS", "build_parser", "main"]
@@ -34,13 +27,14 @@ PROG = "dos-estimators"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 DEFAULT_FREQUENCY_UNIT = "cm^-1"  # that of the phonon data set
 
+# Class names rather than classes: the parser (and --help) must not wait for torch.
 ESTIMATORS = {
-    "dostransformer": DOSTransformerRegressor,
-    "mlp": MLPDOSRegressor,
-    "graph_network": GraphNetworkDOSRegressor,
-    "e3nn": E3NNDOSRegressor,
+    "dostransformer": "DOSTransformerRegressor",
+    "mlp": "MLPDOSRegressor",
+    "graph_network": "GraphNetworkDOSRegressor",
+    "e3nn": "E3NNDOSRegressor",
 }
-"""``fit --estimator`` names and the regressors they build."""
+"""``fit --estimator`` names and the regressors of :mod:`dos_estimators.estimators` they build."""
 
 # Constructor parameters that --param cannot set: objects (callbacks) or a dedicated option.
 _RESERVED_PARAMS = {"callbacks": None, "device": "--device"}
@@ -219,6 +213,7 @@ def _read_structures(files, report: _Reporter):
 
 def _load(path, device: str | None):
     """The regressor saved at ``path``; a missing or invalid file is a usage error."""
+    from .estimators import GraphDOSRegressor
     from .model_files import load_model
 
     path = Path(path)
@@ -428,7 +423,9 @@ def _cmd_plot(args) -> int:
 
 def _estimator(args):
     """The unfitted regressor of ``--estimator`` with the ``--param`` values, checked."""
-    cls = ESTIMATORS[args.estimator]
+    from . import estimators
+
+    cls = getattr(estimators, ESTIMATORS[args.estimator])
     known = cls().get_params(deep=False)
     params = {}
     for name, value in args.param:

@@ -14,11 +14,14 @@ evaluate one crystal at a time (test batches of one) and average over crystals:
 The pooled variants treat every (crystal, energy) entry as one sample:
 :func:`rmse` is the root of :func:`mse`, and :func:`r2_pooled` is ``r2_score`` of
 the flattened arrays, whose mean is taken over every crystal and energy rather than
-along each spectrum. They are not what the paper reports. Scorers are registered
-under ``dos_*`` names usable as ``scoring=`` in scikit-learn.
+along each spectrum. They are not what the paper reports. Each metric has a scorer,
+``dos_neg_mse_scorer`` and so on, also in :data:`SCORERS` under its ``dos_*`` name: pass the
+object as ``scoring=`` to scikit-learn; the names work in this package's functions only.
 """
 
 from __future__ import annotations
+
+from types import MappingProxyType
 
 import numpy as np
 from sklearn.metrics import make_scorer, r2_score
@@ -33,6 +36,12 @@ __all__ = [
     "dos_report",
     "get_scorer",
     "SCORERS",
+    "dos_r2_per_crystal_scorer",
+    "dos_r2_pooled_scorer",
+    "dos_neg_mse_scorer",
+    "dos_neg_mae_scorer",
+    "dos_neg_rmse_scorer",
+    "dos_neg_rmse_per_crystal_scorer",
     "property_probe_score",
 ]
 
@@ -276,64 +285,70 @@ def dos_report(y_true, y_pred) -> dict[str, float]:
     }
 
 
-SCORERS = {
-    "dos_r2_per_crystal": make_scorer(r2_per_crystal),
-    "dos_r2_pooled": make_scorer(r2_pooled),
-    "dos_neg_mse": make_scorer(mse, greater_is_better=False),
-    "dos_neg_mae": make_scorer(mae, greater_is_better=False),
-    "dos_neg_rmse": make_scorer(rmse, greater_is_better=False),
-    "dos_neg_rmse_per_crystal": make_scorer(rmse_per_crystal, greater_is_better=False),
-}
-"""Scorer objects for ``scoring=``; also registered in scikit-learn by name."""
+dos_r2_per_crystal_scorer = make_scorer(r2_per_crystal)
+dos_r2_pooled_scorer = make_scorer(r2_pooled)
+dos_neg_mse_scorer = make_scorer(mse, greater_is_better=False)
+dos_neg_mae_scorer = make_scorer(mae, greater_is_better=False)
+dos_neg_rmse_scorer = make_scorer(rmse, greater_is_better=False)
+dos_neg_rmse_per_crystal_scorer = make_scorer(rmse_per_crystal, greater_is_better=False)
+
+SCORERS = MappingProxyType(
+    {
+        "dos_r2_per_crystal": dos_r2_per_crystal_scorer,
+        "dos_r2_pooled": dos_r2_pooled_scorer,
+        "dos_neg_mse": dos_neg_mse_scorer,
+        "dos_neg_mae": dos_neg_mae_scorer,
+        "dos_neg_rmse": dos_neg_rmse_scorer,
+        "dos_neg_rmse_per_crystal": dos_neg_rmse_per_crystal_scorer,
+    }
+)
+"""The package's scorers by name (read-only), as objects to pass as ``scoring=``.
+
+scikit-learn's own functions (``cross_val_score``, ``GridSearchCV``, ...) take the objects,
+``scoring=SCORERS["dos_neg_mse"]`` or ``scoring=dos_neg_mse_scorer``; the names
+themselves are understood only by this package's functions, through :func:`get_scorer`.
+"""
 
 
-def get_scorer(name: str):
-    """Return the scorer called ``name`` (one of :data:`SCORERS`, or any sklearn name)."""
-    if name in SCORERS:
-        return SCORERS[name]
+def get_scorer(scoring):
+    """The scorer for ``scoring``: a name of :data:`SCORERS` or of scikit-learn, or a scorer.
+
+    This is how the package's functions that take ``scoring=``, such as
+    :func:`~dos_estimators.tuning.tune`, read it.
+
+    Parameters
+    ----------
+    scoring : str or callable
+        One of :data:`SCORERS` (``"dos_neg_mse"``, ...), any name that
+        ``sklearn.metrics.get_scorer`` accepts (``"neg_mean_absolute_error"``, ...), or a
+        scorer ``scoring(estimator, X, y)``, returned as it is.
+
+    Returns
+    -------
+    callable
+        ``scorer(estimator, X, y)``, greater is better.
+
+    Raises
+    ------
+    ValueError
+        If ``scoring`` is a name neither here nor in scikit-learn.
+
+    Examples
+    --------
+    >>> get_scorer("dos_neg_mse") is SCORERS["dos_neg_mse"] is dos_neg_mse_scorer
+    True
+    >>> import numpy as np
+    >>> from sklearn.dummy import DummyRegressor
+    >>> X, y = np.zeros((2, 1)), np.array([[0.0, 1.0], [2.0, 3.0]])
+    >>> model = DummyRegressor().fit(X, y)  # predicts the mean row [1, 2] for both
+    >>> float(get_scorer("dos_neg_mae")(model, X, y)), float(get_scorer("r2")(model, X, y))
+    (-1.0, 0.0)
+    """
+    if isinstance(scoring, str) and scoring in SCORERS:
+        return SCORERS[scoring]
     from sklearn.metrics import get_scorer as sklearn_get_scorer
 
-    return sklearn_get_scorer(name)
-
-
-def _register_scorers() -> None:
-    """Make ``scoring="dos_neg_mse"`` (and the other names) work in scikit-learn.
-
-    scikit-learn resolves scorer names through a private registry, and checks
-    ``scoring=`` strings against the names that registry held when each of its
-    modules was imported. Adding ours to the registry covers modules imported
-    later; for those already imported, the sets of allowed names are extended.
-    """
-    import sys
-
-    try:
-        from sklearn.metrics import _scorer
-        from sklearn.utils._param_validation import StrOptions
-    except ImportError:  # pragma: no cover - private layout of another version
-        return
-    registry = getattr(_scorer, "_SCORERS", None)
-    if not isinstance(registry, dict):  # pragma: no cover
-        return
-    for name, scorer in SCORERS.items():
-        registry.setdefault(name, scorer)
-    for module_name, module in list(sys.modules.items()):
-        if not module_name.startswith("sklearn.") or module is None:
-            continue
-        for obj in list(vars(module).values()):
-            target = getattr(obj, "__wrapped__", obj)
-            constraints = getattr(target, "_skl_parameter_constraints", None)
-            if constraints is None and isinstance(obj, type):
-                constraints = obj.__dict__.get("_parameter_constraints")
-            if not isinstance(constraints, dict):
-                continue
-            for options in constraints.values():
-                for option in options if isinstance(options, list) else ():
-                    names = option.options if isinstance(option, StrOptions) else ()
-                    if "neg_mean_squared_error" in names:
-                        option.options.update(SCORERS)
-
-
-_register_scorers()
+    return sklearn_get_scorer(scoring)
 
 
 def property_probe_score(

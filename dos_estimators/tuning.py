@@ -7,9 +7,12 @@ so that several workers can share it and a re-run continues it.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import math
 import os
 import socket
+import threading
 import time
 import warnings
 from collections.abc import Mapping
@@ -270,7 +273,8 @@ def tune(
     scoring : str, callable or None, default=None
         ``None`` uses ``estimator.score`` (pooled R² for the DOS regressors); a name may be
         one of the package's scorers (``"dos_neg_mse"``, ``"dos_r2_per_crystal"``, ...) or
-        any scikit-learn scorer name; a callable is ``scorer(estimator, X, y)``.
+        any scikit-learn scorer name; a callable is ``scorer(estimator, X, y)``, such as
+        ``dos_estimators.metrics.SCORERS["dos_neg_mse"]``.
     n_trials : int or None, default=20
         Target number of finished (complete or pruned) trials in the study, counted over all
         workers and earlier runs. This call runs at most the trials still missing and stops
@@ -356,8 +360,11 @@ def tune(
             f"storage={storage!r} needs a study_name, so that other workers and later runs "
             "continue the same study."
         )
+    optuna_storage, journal_heartbeat = _make_storage(
+        storage, heartbeat_interval, grace_period, max_retry
+    )
     study = optuna.create_study(
-        storage=_make_storage(storage, heartbeat_interval, grace_period, max_retry),
+        storage=optuna_storage,
         study_name=study_name,
         sampler=sampler,
         pruner=pruner if pruner is not None else optuna.pruners.NopPruner(),
@@ -381,6 +388,8 @@ def tune(
     # Trials of workers that died since the last run are failed (and retried) now,
     # not only when this worker next asks for a trial.
     optuna.storages.fail_stale_trials(study)
+    if journal_heartbeat is not None:
+        journal_heartbeat.fail_stale_trials(study)
 
     prune = pruner is not None and not isinstance(pruner, optuna.pruners.NopPruner)
     params = estimator.get_params(deep=False)
@@ -392,7 +401,16 @@ def tune(
             "fraction or pass pruner=None."
         )
     objective = _Objective(
-        estimator, distributions, X, y, splits, scorer, prune, epoch_pruning, _worker_name()
+        estimator,
+        distributions,
+        X,
+        y,
+        splits,
+        scorer,
+        prune,
+        epoch_pruning,
+        _worker_name(),
+        journal_heartbeat,
     )
 
     finished = len(study.get_trials(deepcopy=False, states=_FINISHED_STATES))
@@ -401,6 +419,9 @@ def tune(
         callbacks = []
         if n_trials is not None:
             callbacks.append(optuna.study.MaxTrialsCallback(n_trials, states=_FINISHED_STATES))
+        if journal_heartbeat is not None:
+            # After each trial, that is before the next is asked for, as optuna does for RDB.
+            callbacks.append(journal_heartbeat.fail_stale_trials)
         study.optimize(
             objective, n_trials=remaining, timeout=timeout, catch=tuple(catch), callbacks=callbacks
         )
@@ -419,7 +440,17 @@ class _Objective:
     """The objective of :func:`tune`: mean cross-validated score of a trial's parameters."""
 
     def __init__(
-        self, estimator, distributions, X, y, splits, scorer, prune, epoch_pruning, worker
+        self,
+        estimator,
+        distributions,
+        X,
+        y,
+        splits,
+        scorer,
+        prune,
+        epoch_pruning,
+        worker,
+        journal_heartbeat=None,
     ):
         self.estimator = estimator
         self.distributions = distributions
@@ -430,8 +461,15 @@ class _Objective:
         self.prune = prune
         self.epoch_pruning = epoch_pruning
         self.worker = worker
+        self.journal_heartbeat = journal_heartbeat
 
     def __call__(self, trial):
+        if self.journal_heartbeat is None:
+            return self._evaluate(trial)
+        with self.journal_heartbeat.beating(trial):
+            return self._evaluate(trial)
+
+    def _evaluate(self, trial):
         params = {name: _suggest(trial, name, dist) for name, dist in self.distributions.items()}
         trial.set_user_attr("worker", self.worker)
         callback = PruningCallback(trial) if self.epoch_pruning else None
@@ -522,9 +560,16 @@ def _worker_name() -> str:
 
 
 def _make_storage(storage, heartbeat_interval, grace_period, max_retry):
-    """An optuna storage from ``tune``'s ``storage`` argument (see there)."""
+    """An optuna storage from ``tune``'s ``storage`` argument (see there).
+
+    Returns
+    -------
+    storage : None or optuna.storages.BaseStorage
+    journal_heartbeat : _JournalHeartbeat or None
+        The heartbeat of a journal file made here; optuna beats that of an ``RDBStorage``.
+    """
     if storage is None or isinstance(storage, optuna.storages.BaseStorage):
-        return storage
+        return storage, None
     if not isinstance(storage, (str, os.PathLike)):
         raise ValueError(
             "storage must be None, a database URL, a journal file path or an optuna storage, "
@@ -545,17 +590,18 @@ def _make_storage(storage, heartbeat_interval, grace_period, max_retry):
             engine_kwargs = (
                 {"connect_args": {"timeout": 60}} if storage.startswith("sqlite") else {}
             )
-            return _rdb_storage(
+            rdb = _rdb_storage(
                 storage,
                 engine_kwargs=engine_kwargs,
                 heartbeat_interval=heartbeat_interval,
                 grace_period=grace_period,
                 heartbeat_stale_trial_callback=retry,
             )
-        backend = optuna.storages.journal.JournalFileBackend(storage)
-        if heartbeat_interval is None or _BaseHeartbeat is None:
-            return optuna.storages.JournalStorage(backend)
-        return _HeartbeatJournalStorage(backend, heartbeat_interval, grace_period, retry)
+            return rdb, None
+    journal = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(storage))
+    if heartbeat_interval is None:
+        return journal, None
+    return journal, _JournalHeartbeat(journal, heartbeat_interval, grace_period, retry)
 
 
 def _rdb_storage(url, **kwargs):
@@ -579,52 +625,83 @@ def _rdb_storage(url, **kwargs):
 _CREATE_ATTEMPTS = 5
 
 
-try:  # optuna's heartbeat protocol, used by Study.optimize for storages that implement it
-    from optuna.storages._heartbeat import BaseHeartbeat as _BaseHeartbeat
-except ImportError:  # pragma: no cover - another optuna layout: journal files beat no heart
-    _BaseHeartbeat = None
-
 _HEARTBEAT_ATTR = "dos_estimators:heartbeat"
 
-if _BaseHeartbeat is not None:
 
-    class _HeartbeatJournalStorage(optuna.storages.JournalStorage, _BaseHeartbeat):
-        """Journal storage with the heartbeat that optuna gives only to ``RDBStorage``.
+class _JournalHeartbeat:
+    """The heartbeat of running trials in a journal file, which optuna gives only to RDB.
 
-        A running trial's worker writes the time into a trial system attribute every
-        ``heartbeat_interval`` seconds; running trials whose last beat is older than
-        ``grace_period`` are stale. Workers sharing a journal file should share a clock (one
-        machine, or machines kept in time by NTP).
+    Optuna's own heartbeat protocol (``optuna.storages._heartbeat``) is private, so this one
+    is built on the public storage API and run by :func:`tune` itself: while a trial's
+    objective runs, :meth:`beating` writes the time into the trial's system attribute
+    ``"dos_estimators:heartbeat"`` every ``interval`` seconds; :meth:`fail_stale_trials`,
+    called before the first trial and after each one, fails the running trials whose last
+    beat is older than ``grace_period`` and hands each to ``stale_trial_callback``
+    (``RetryHeartbeatStaleTrialCallback`` re-queues it). A running trial without a beat
+    (one run by plain optuna, say) is left alone. Workers sharing a journal file must share
+    a clock (one machine, or machines kept in time by NTP).
+    """
+
+    def __init__(self, storage, interval, grace_period, stale_trial_callback):
+        self.storage = storage
+        self.interval = interval
+        self.grace_period = grace_period or 2 * interval
+        self.stale_trial_callback = stale_trial_callback
+
+    def _trial_id(self, study, number):
+        study_id = self.storage.get_study_id_from_name(study.study_name)
+        return self.storage.get_trial_id_from_study_id_trial_number(study_id, number)
+
+    def _beat(self, trial_id):
+        try:
+            self.storage.set_trial_system_attr(trial_id, _HEARTBEAT_ATTR, time.time())
+        except UpdateFinishedTrialError:
+            # Another worker declared this slow trial dead; its result will be refused.
+            pass
+
+    @contextlib.contextmanager
+    def beating(self, trial):
+        """Beat for ``trial`` (an ``optuna.trial.Trial``) while the block runs."""
+        trial_id = self._trial_id(trial.study, trial.number)
+        self._beat(trial_id)  # at once: a trial is judged only once it has beaten
+        stop = threading.Event()
+
+        def beat_until_stopped():
+            while not stop.wait(self.interval):
+                self._beat(trial_id)
+
+        thread = threading.Thread(target=beat_until_stopped, name="heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
+    def fail_stale_trials(self, study, trial=None):
+        """Fail, and hand to the callback, the running trials of ``study`` that stopped beating.
+
+        ``trial`` is unused: the signature is that of a ``Study.optimize`` callback.
         """
-
-        def __init__(self, backend, heartbeat_interval, grace_period, stale_trial_callback):
-            super().__init__(backend)
-            self._heartbeat_interval = heartbeat_interval
-            self._grace_period = grace_period or 2 * heartbeat_interval
-            self._stale_trial_callback = stale_trial_callback
-
-        def record_heartbeat(self, trial_id):
+        limit = time.time() - self.grace_period
+        running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        failed = []
+        for stale in running:
+            if stale.system_attrs.get(_HEARTBEAT_ATTR, math.inf) >= limit:
+                continue
+            trial_id = self._trial_id(study, stale.number)
             try:
-                self.set_trial_system_attr(trial_id, _HEARTBEAT_ATTR, time.time())
+                if self.storage.set_trial_state_values(trial_id, state=TrialState.FAIL):
+                    failed.append(trial_id)
             except UpdateFinishedTrialError:
-                # Another worker declared this slow trial dead; its result will be refused.
-                pass
-
-        def _get_stale_trial_ids(self, study_id):
-            limit = time.time() - self._grace_period
-            running = self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
-            return [
-                t._trial_id
-                for t in running
-                if t.system_attrs.get(_HEARTBEAT_ATTR, math.inf) < limit
-            ]
-
-        def get_heartbeat_interval(self):
-            return self._heartbeat_interval
-
-        def get_heartbeat_stale_trial_callback(self):
-            return self._stale_trial_callback
-
-        def get_failed_trial_callback(self):
-            # The name optuna < 4.9 asks for.
-            return self._stale_trial_callback
+                pass  # another worker failed it first, or it just finished
+        if self.stale_trial_callback is None:
+            return
+        for trial_id in failed:
+            frozen = copy.deepcopy(self.storage.get_trial(trial_id))
+            # A re-queued copy starts without the dead worker's last beat, which would make
+            # it stale the moment it runs.
+            frozen.system_attrs = {
+                key: value for key, value in frozen.system_attrs.items() if key != _HEARTBEAT_ATTR
+            }
+            self.stale_trial_callback(study, frozen)

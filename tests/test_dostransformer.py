@@ -32,7 +32,7 @@ from sklearn.preprocessing import FunctionTransformer
 from dos_estimators import DOSTransformerRegressor
 from dos_estimators.estimators.base import DOSDataset
 from dos_estimators.features import element_table
-from dos_estimators.metrics import mse
+from dos_estimators.metrics import dos_neg_mse_scorer, mse
 from dos_estimators.metrics import r2_pooled as r2
 from dos_estimators.nn import DOSTransformerLoss
 from dos_estimators.structures import CRYSTAL_SYSTEMS, crystal_systems
@@ -423,7 +423,7 @@ def test_cross_val_score_matches_manual_folds(data):
         model = tiny().fit([X[i] for i in train], y[train])
         manual.append((y[test], model.predict([X[i] for i in test])))
     default = cross_val_score(tiny(), X, y, cv=cv)
-    neg_mse = cross_val_score(tiny(), X, y, cv=cv, scoring="dos_neg_mse")
+    neg_mse = cross_val_score(tiny(), X, y, cv=cv, scoring=dos_neg_mse_scorer)
     assert default.shape == neg_mse.shape == (2,)
     np.testing.assert_allclose(default, [r2(t, p) for t, p in manual], rtol=1e-10)
     np.testing.assert_allclose(neg_mse, [-mse(t, p) for t, p in manual], rtol=1e-10)

@@ -22,7 +22,7 @@ from sklearn.model_selection import KFold, cross_val_score
 from sklearn.pipeline import Pipeline
 
 from dos_estimators import MatminerFeaturizer, tree_reference
-from dos_estimators.metrics import r2_pooled
+from dos_estimators.metrics import SCORERS, r2_pooled
 
 
 class FailingFeaturizer(BaseFeaturizer):
@@ -235,7 +235,11 @@ def test_tree_reference_cross_val_score(data):
     X, y = data
     cv = KFold(2, shuffle=True, random_state=0)
     scores = cross_val_score(
-        tree_reference(n_estimators=10, random_state=0), X, y, cv=cv, scoring="dos_r2_pooled"
+        tree_reference(n_estimators=10, random_state=0),
+        X,
+        y,
+        cv=cv,
+        scoring=SCORERS["dos_r2_pooled"],
     )
     assert scores.shape == (2,) and np.isfinite(scores).all()
     manual = []

@@ -8,8 +8,10 @@ from sklearn.metrics import r2_score
 from sklearn.model_selection import KFold, cross_val_score
 from sklearn.neighbors import KNeighborsRegressor
 
+from dos_estimators import metrics
 from dos_estimators.metrics import (
     SCORERS,
+    dos_neg_mse_scorer,
     dos_report,
     get_scorer,
     mae,
@@ -227,21 +229,21 @@ def _expected_cv_scores(model, X, Y, cv, metric, sign):
         ("dos_r2_per_crystal", r2_per_crystal, 1),
     ],
 )
-def test_scorer_names_in_cross_val_score(regression_data, name, metric, sign):
+def test_scorers_in_cross_val_score(regression_data, name, metric, sign):
     X, Y = regression_data
     cv = KFold(n_splits=4, shuffle=True, random_state=0)
-    scores = cross_val_score(Ridge(alpha=1.0), X, Y, scoring=name, cv=cv)
+    scores = cross_val_score(Ridge(alpha=1.0), X, Y, scoring=SCORERS[name], cv=cv)
     expected = _expected_cv_scores(Ridge(alpha=1.0), X, Y, cv, metric, sign)
     np.testing.assert_allclose(scores, expected, rtol=1e-10)
     if sign < 0:
         assert (scores < 0).all()
 
 
-def test_scorer_name_with_kneighbors(regression_data):
+def test_scorer_with_kneighbors(regression_data):
     X, Y = regression_data
     cv = KFold(n_splits=3)
     model = KNeighborsRegressor(n_neighbors=3)
-    scores = cross_val_score(model, X, Y, scoring="dos_neg_mse", cv=cv)
+    scores = cross_val_score(model, X, Y, scoring=dos_neg_mse_scorer, cv=cv)
     np.testing.assert_allclose(scores, _expected_cv_scores(model, X, Y, cv, mse, -1), rtol=1e-10)
 
 
@@ -257,14 +259,22 @@ def test_scorer_names():
 
 
 @pytest.mark.parametrize("name", sorted(SCORERS))
-def test_get_scorer(name, regression_data):
+def test_get_scorer(name):
     scorer = get_scorer(name)
-    assert scorer is SCORERS[name]
-    # scikit-learn's own lookup knows the name as well.
-    sk_scorer = sklearn.metrics.get_scorer(name)
-    X, Y = regression_data
-    model = Ridge().fit(X, Y)
-    assert sk_scorer(model, X, Y) == pytest.approx(scorer(model, X, Y))
+    assert scorer is SCORERS[name] is getattr(metrics, f"{name}_scorer")
+    assert f"{name}_scorer" in metrics.__all__
+    # A scorer object passes through both lookups unchanged.
+    assert get_scorer(scorer) is scorer
+    assert sklearn.metrics.get_scorer(scorer) is scorer
+
+
+def test_scikit_learn_is_not_patched():
+    # The names belong to this package's functions; scikit-learn's registry is left alone.
+    assert not set(SCORERS) & set(sklearn.metrics.get_scorer_names())
+    with pytest.raises(ValueError):
+        sklearn.metrics.get_scorer("dos_neg_mse")
+    with pytest.raises(TypeError):
+        SCORERS["dos_mine"] = dos_neg_mse_scorer  # read-only
 
 
 def test_get_scorer_values(regression_data):

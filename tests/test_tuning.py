@@ -31,6 +31,7 @@ from sklearn.preprocessing import FunctionTransformer
 from skorch.history import History
 
 from dos_estimators import DOSTransformerRegressor
+from dos_estimators.metrics import SCORERS
 from dos_estimators.model_selection import LeaveOneCrystalSystemOut
 from dos_estimators.tuning import PruningCallback, TuningResult, tune
 
@@ -249,13 +250,17 @@ def test_pruning_callback_pickles_without_its_trial():
 # -- scoring, cv and arguments ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("scoring", [None, "dos_neg_mse", "neg_mean_absolute_error"])
+@pytest.mark.parametrize(
+    "scoring", [None, "dos_neg_mse", "neg_mean_absolute_error", SCORERS["dos_r2_per_crystal"]]
+)
 def test_trial_values_are_sklearn_cross_validation_scores(scoring):
     X, y = toy_problem(n_outputs=4)
     cv = KFold(3, shuffle=True, random_state=0)
     result = tune(Ridge(), {"alpha": ALPHA}, X, y, cv=cv, scoring=scoring, n_trials=3)
+    # scikit-learn takes the package's scorers as objects, not by name.
+    sklearn_scoring = SCORERS.get(scoring, scoring) if isinstance(scoring, str) else scoring
     for trial in result.study_.trials:
-        expected = cross_val_score(Ridge(**trial.params), X, y, cv=cv, scoring=scoring)
+        expected = cross_val_score(Ridge(**trial.params), X, y, cv=cv, scoring=sklearn_scoring)
         assert trial.value == pytest.approx(expected.mean())
         assert trial.user_attrs["fold_scores"] == pytest.approx(expected)
 
@@ -582,6 +587,27 @@ def test_journal_file_fails_and_retries_a_trial_whose_heartbeat_stopped(tmp_path
     assert retried[0].state == TrialState.COMPLETE
 
 
+def test_journal_heartbeat_beats_while_the_trial_runs(tmp_path):
+    X, y = toy_problem()
+    # Two folds of 1.2 s each: the trial runs about 2.4 s and beats at 0, 1 and 2 s.
+    result = tune(
+        ToyRidge(delay=1.2),
+        {"alpha": ALPHA},
+        X,
+        y,
+        cv=2,
+        n_trials=1,
+        storage=tmp_path / "journal.log",
+        study_name="beating",
+        refit=False,
+        **HEARTBEAT,
+    )
+    (trial,) = result.study_.trials
+    last_beat = trial.system_attrs["dos_estimators:heartbeat"]
+    assert last_beat - trial.datetime_start.timestamp() > 1.5
+    assert last_beat <= trial.datetime_complete.timestamp()
+
+
 # -- optuna_integration -----------------------------------------------------------------------
 
 
@@ -593,7 +619,7 @@ def test_optuna_search_cv_with_the_dos_regressor():
         {"lr": FloatDistribution(1e-4, 1e-2, log=True)},
         cv=2,
         n_trials=2,
-        scoring="dos_neg_mse",
+        scoring=SCORERS["dos_neg_mse"],  # a scikit-learn-style search takes the object
         random_state=0,
     )
     search.fit(X, y)

@@ -1,10 +1,12 @@
-"""scikit-learn estimators that predict a DOS from crystal structures or feature vectors."""
+"""scikit-learn estimators that predict a DOS from crystal structures or feature vectors.
 
-from .base import DOSRegressorBase, GraphDOSRegressor, check_energies, check_targets
-from .baselines import E3NNDOSRegressor, GraphNetworkDOSRegressor, MLPDOSRegressor
-from .dostransformer import PAPER_PARAMS, DOSTransformerRegressor
-from .reference import tree_reference
-from .vector import DOSVectorRegressor
+The names are imported on first use: ``tree_reference`` needs matminer and
+``E3NNDOSRegressor`` e3nn only when used, and the others need neither.
+"""
+
+from typing import TYPE_CHECKING
+
+from .._lazy import attach
 
 __all__ = [
     "PAPER_PARAMS",
@@ -19,3 +21,27 @@ __all__ = [
     "check_targets",
     "tree_reference",
 ]
+
+__getattr__, __dir__ = attach(
+    __name__,
+    attributes={
+        "PAPER_PARAMS": "dostransformer",
+        "DOSRegressorBase": "base",
+        "DOSTransformerRegressor": "dostransformer",
+        "DOSVectorRegressor": "vector",
+        "E3NNDOSRegressor": "baselines",
+        "GraphDOSRegressor": "base",
+        "GraphNetworkDOSRegressor": "baselines",
+        "MLPDOSRegressor": "baselines",
+        "check_energies": "base",
+        "check_targets": "base",
+        "tree_reference": "reference",
+    },
+)
+
+if TYPE_CHECKING:  # what the names are, for type checkers and editors
+    from .base import DOSRegressorBase, GraphDOSRegressor, check_energies, check_targets
+    from .baselines import E3NNDOSRegressor, GraphNetworkDOSRegressor, MLPDOSRegressor
+    from .dostransformer import PAPER_PARAMS, DOSTransformerRegressor
+    from .reference import tree_reference
+    from .vector import DOSVectorRegressor

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from matminer.featurizers.composition import ElementProperty
-from matminer.featurizers.structure import DensityFeatures
 from sklearn.ensemble import ExtraTreesRegressor
 from sklearn.pipeline import FeatureUnion, Pipeline
 
@@ -43,6 +41,10 @@ def tree_reference(n_estimators=300, random_state=None, n_jobs=None) -> Pipeline
     >>> tree_reference(n_estimators=10, random_state=0).fit(X, y).predict(X).shape
     (4, 51)
     """
+    # matminer takes seconds to import: only this function needs it.
+    from matminer.featurizers.composition import ElementProperty
+    from matminer.featurizers.structure import DensityFeatures
+
     features = FeatureUnion(
         [
             (

@@ -8,14 +8,18 @@ the atom embeddings it returns are invariant to rotations of the crystal.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
-from e3nn import o3
-from e3nn.math import soft_one_hot_linspace
-from e3nn.nn import Gate
-from e3nn.nn.models.gate_points_2101 import Convolution, tp_path_exists
 from torch import nn
 
 from .encoders import CosineCutoff
+
+# e3nn is imported where an encoder is built or run, not with this module: importing
+# dos_estimators (or dos_estimators.nn) neither waits for e3nn nor fails without it.
+if TYPE_CHECKING:
+    from e3nn.nn import Gate
+    from e3nn.nn.models.gate_points_2101 import Convolution
 
 _SCALAR_ACTIVATIONS = {1: nn.functional.silu, -1: torch.tanh}
 _GATE_ACTIVATIONS = {1: torch.sigmoid, -1: torch.tanh}
@@ -83,6 +87,10 @@ class E3NNEncoder(nn.Module):
         num_neighbors: float = 1.0,
         n_elements: int = 119,
     ):
+        from e3nn import o3
+        from e3nn.nn import Gate
+        from e3nn.nn.models.gate_points_2101 import Convolution, tp_path_exists
+
         super().__init__()
         self.cutoff = float(cutoff)
         self.n_basis = n_basis
@@ -145,6 +153,9 @@ class E3NNEncoder(nn.Module):
         -------
         torch.Tensor of shape [num_nodes, out_features]
         """
+        from e3nn import o3
+        from e3nn.math import soft_one_hot_linspace
+
         source, target = edge_index
         length = edge_vec.norm(dim=1)
         harmonics = o3.spherical_harmonics(
