@@ -129,3 +129,9 @@ class MatminerFeaturizer(TransformerMixin, BaseEstimator):
         """The featurizer's feature labels."""
         check_is_fitted(self, "featurizer_")
         return np.asarray(self.featurizer_.feature_labels(), dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # X is a sequence of crystals, not a 2-D array: sklearn's array checks do not apply.
+        tags.input_tags.two_d_array = False
+        return tags

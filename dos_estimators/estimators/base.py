@@ -79,9 +79,15 @@ def check_targets(y, n_samples: int) -> np.ndarray:
     Raises
     ------
     ValueError
-        If rows are ragged, ``y`` is not two-dimensional, holds NaN, infinite
+        If ``y`` is None, rows are ragged, ``y`` is not two-dimensional, holds NaN, infinite
         or negative values, or its row count differs from ``n_samples``.
     """
+    if y is None:
+        # The wording scikit-learn's check_requires_y_none looks for.
+        raise ValueError(
+            "A DOS regressor requires y to be passed, but the target y is None; give the DOS "
+            "of each sample as an (n_samples, n_energies) array."
+        )
     try:
         Y = np.asarray(y, dtype=float)
     except ValueError as err:
@@ -244,7 +250,8 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
         n_valid = math.ceil(fraction * n_samples) if fraction > 0 else 0
         if n_valid and n_samples - n_valid < 1:
             raise ValueError(
-                f"validation_fraction={fraction} leaves no training sample out of {n_samples}."
+                f"validation_fraction={fraction} leaves no training sample out of "
+                f"n_samples={n_samples}."
             )
         order = rng.permutation(n_samples)
         return order[n_valid:], order[:n_valid]
@@ -527,8 +534,11 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
+        # A DOS is a non-negative vector per sample: y is required, 2-D and non-negative.
+        tags.target_tags.required = True
         tags.target_tags.multi_output = True
         tags.target_tags.single_output = False
+        tags.target_tags.positive_only = True
         tags.non_deterministic = self.random_state is None
         return tags
 

@@ -97,7 +97,8 @@ class DOSVectorRegressor(DOSRegressorBase):
 
     def _inputs(self, X, fitting=False):
         X = validate_data(self, X, reset=fitting, dtype=np.float32)
-        return torch.from_numpy(X)
+        # torch shares the array's memory and warns when it is read-only (a memory map).
+        return torch.from_numpy(X if X.flags.writeable else X.copy())
 
     def _input_width(self, inputs):
         return inputs.shape[1]
