@@ -200,11 +200,18 @@ def _read_structures(files, report: _Reporter):
     for path in files:
         with report.warnings_of(path):
             try:
-                structure = as_structure(Structure.from_file(path))
+                parsed = Structure.from_file(path)
             # pymatgen's parsers raise many exception types on a malformed file; any of
             # them means this one file is skipped, with the reason shown.
             except Exception as error:
                 report.failed(path, f"cannot read a structure ({_describe(error)})")
+                continue
+            # A file that parses but is no usable crystal (disordered, overlapping atoms,
+            # a degenerate cell, ...) is reported with the check's own message.
+            try:
+                structure = as_structure(parsed)
+            except ValueError as error:
+                report.failed(path, str(error))
                 continue
         names.append(str(path))
         structures.append(structure)

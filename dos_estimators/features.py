@@ -52,6 +52,8 @@ class ElementTable:
     def check_numbers(self, atomic_numbers, index: int | None = None) -> None:
         """Raise ``ValueError`` if an element is outside the table.
 
+        The message names the elements, the table, and the other tables that have them.
+
         Parameters
         ----------
         atomic_numbers : array-like of int
@@ -64,11 +66,25 @@ class ElementTable:
             bad = numbers[~self.supported[numbers]]
         if bad.size:
             where = "" if index is None else f"Sample {index}: "
-            symbols = sorted({_symbol(z) for z in bad})
+            symbols = ", ".join(sorted({_symbol(z) for z in bad}))
             raise ValueError(
-                f"{where}element(s) {', '.join(symbols)} not in the {self.name!r} "
-                "node-feature table; choose another `node_features`."
+                f"{where}element(s) {symbols} not in the {self.name!r} node-feature table; "
+                f"choose another `node_features`{self._tables_with(np.unique(bad))}."
             )
+
+    def _tables_with(self, numbers: np.ndarray) -> str:
+        """``" (onehot, ... have it)"``: the other tables that cover ``numbers``, for messages."""
+        if ((numbers < 1) | (numbers > MAX_Z)).any():
+            return ""
+        others = [
+            name
+            for name in NODE_FEATURES
+            if name != self.name and element_table(name).supported[numbers].all()
+        ]
+        if not others:
+            return ""
+        verb = "has" if len(others) == 1 else "have"
+        return f" ({', '.join(others)} {verb} {'it' if len(numbers) == 1 else 'them'})"
 
 
 def _symbol(z: int) -> str:

@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Sequence
 
 import numpy as np
-from pymatgen.core import Structure
+from pymatgen.core import DummySpecies, Structure
 
 CRYSTAL_SYSTEMS = (
     "cubic",
@@ -24,6 +24,16 @@ CRYSTAL_SYSTEMS = (
 """The seven crystal systems, in the order used for prompt indices."""
 
 DEFAULT_SYMPREC = 0.1
+
+MIN_DISTANCE = 0.1
+"""The smallest distance, in Å, allowed between two atoms and between lattice planes.
+
+Closer atoms are refused as overlapping: a site listed twice, typically from the symmetry
+expansion of a CIF whose coordinates on a special position are rounded. No real crystal
+comes near it (the shortest bond, H–H, is 0.74 Å), and below the default symmetry tolerance
+the crystal system cannot be found at all. A cell whose lattice planes are closer is
+degenerate (a zero volume, for one), and would put each atom that close to its own images.
+"""
 
 
 def as_structure(obj, index: int | None = None) -> Structure:
@@ -44,7 +54,11 @@ def as_structure(obj, index: int | None = None) -> Structure:
     ------
     ValueError
         If ``obj`` is neither a Structure nor an Atoms, has no sites, is not
-        periodic, or has a disordered (partially occupied) site.
+        periodic, has a degenerate cell (lattice planes closer than
+        :data:`MIN_DISTANCE`, e.g. zero volume), NaN or infinite lattice or
+        coordinates, a disordered (partially occupied) site or a dummy species,
+        or two atoms closer than :data:`MIN_DISTANCE`. The message names the
+        site(s).
     """
     where = "" if index is None else f"Sample {index}: "
     if isinstance(obj, Structure):
@@ -53,8 +67,12 @@ def as_structure(obj, index: int | None = None) -> Structure:
         if not all(obj.pbc):
             raise ValueError(
                 f"{where}ASE Atoms must be periodic in all three directions, "
-                f"got pbc={list(obj.pbc)}."
+                f"got pbc={[bool(p) for p in obj.pbc]}."
             )
+        if len(obj) == 0:
+            raise ValueError(f"{where}the structure has no sites.")
+        # Before the conversion, which fails on a singular cell with numpy's LinAlgError.
+        _check_cell(np.asarray(obj.cell[:], dtype=float), where)
         from pymatgen.io.ase import AseAtomsAdaptor
 
         structure = AseAtomsAdaptor.get_structure(obj)
@@ -64,13 +82,88 @@ def as_structure(obj, index: int | None = None) -> Structure:
         )
     if len(structure) == 0:
         raise ValueError(f"{where}the structure has no sites.")
+    spacing = _check_cell(structure.lattice.matrix, where)
+    finite = np.isfinite(structure.cart_coords).all(axis=1)
+    if not finite.all():
+        bad = int(np.flatnonzero(~finite)[0])
+        raise ValueError(f"{where}site {bad} has NaN or infinite coordinates.")
     if not structure.is_ordered:
         bad = next(i for i, site in enumerate(structure) if not site.is_ordered)
         raise ValueError(
             f"{where}site {bad} is disordered (partial occupancy {site_species(structure[bad])}); "
             "only ordered structures are supported."
         )
+    for i, species in enumerate(structure.species):
+        if isinstance(species, DummySpecies):
+            raise ValueError(
+                f"{where}site {i} holds {species}, a dummy species, not a chemical element; "
+                "every site needs an element of the periodic table."
+            )
+    _check_overlaps(structure, spacing, where)
     return structure
+
+
+def _check_cell(matrix: np.ndarray, where: str) -> float:
+    """The smallest spacing of the lattice planes; a ValueError if below :data:`MIN_DISTANCE`.
+
+    Lattice planes at least :data:`MIN_DISTANCE` apart also keep every lattice vector, and
+    so every atom's distance to its own periodic images, at least that long.
+    """
+    if not np.isfinite(matrix).all():
+        raise ValueError(f"{where}the lattice holds NaN or infinite values.")
+    # Plain floats: numpy's cross and det cost more here than the rest of the checks.
+    a, b, c = matrix.tolist()
+    normals = [_cross(b, c), _cross(c, a), _cross(a, b)]
+    volume = abs(sum(x * y for x, y in zip(a, normals[0], strict=True)))
+    areas = [sum(x * x for x in normal) ** 0.5 for normal in normals]
+    spacing = min((volume / area if area > 0 else 0.0) for area in areas)
+    if not spacing >= MIN_DISTANCE:
+        raise ValueError(
+            f"{where}the cell is degenerate: its volume is {volume:.3g} Å³ and its lattice "
+            f"planes are {spacing:.3g} Å apart (at least {MIN_DISTANCE:g} Å needed); "
+            "a crystal needs three independent lattice vectors."
+        )
+    return spacing
+
+
+def _cross(u, v):
+    return (u[1] * v[2] - u[2] * v[1], u[2] * v[0] - u[0] * v[2], u[0] * v[1] - u[1] * v[0])
+
+
+_DENSE_PAIRS_MAX_SITES = 500
+
+
+def _check_overlaps(structure: Structure, spacing: float, where: str) -> None:
+    """Raise a ValueError naming the closest two sites if they are within :data:`MIN_DISTANCE`."""
+    n = len(structure)
+    if n < 2:
+        return
+    if n <= _DENSE_PAIRS_MAX_SITES and spacing >= 2 * MIN_DISTANCE:
+        # With planes at least twice the tolerance apart, a pair closer than it is found
+        # at the nearest image of each fractional difference: ten times faster than
+        # pymatgen's neighbour list at this tiny radius.
+        frac = structure.frac_coords
+        steps = frac[:, None, :] - frac[None, :, :]
+        steps -= np.rint(steps)
+        cart = steps @ structure.lattice.matrix
+        squared = np.einsum("ijk,ijk->ij", cart, cart)
+        squared[np.tril_indices(n)] = np.inf
+        i, j = np.unravel_index(int(np.argmin(squared)), squared.shape)
+        distance = float(np.sqrt(squared[i, j]))
+    else:
+        centres, neighbours, _, distances = structure.get_neighbor_list(MIN_DISTANCE)
+        if distances.size == 0:
+            return
+        k = int(np.argmin(distances))
+        i, j = sorted((int(centres[k]), int(neighbours[k])))
+        distance = float(distances[k])
+    if distance < MIN_DISTANCE:
+        # A site's label is its CIF label (Na2) when read from a CIF, else its species.
+        raise ValueError(
+            f"{where}sites {i} ({structure[i].label}) and {j} ({structure[j].label}) are "
+            f"{distance:.3f} Å apart, closer than {MIN_DISTANCE:g} Å: overlapping atoms "
+            "(a site listed twice?); remove one of them."
+        )
 
 
 def check_structures(X) -> list[Structure]:

@@ -122,14 +122,14 @@ def test_custom_grid(small_file):
     assert data.dos.max() > 1.0  # not max-scaled
 
 
-def test_energies_without_efermi_are_relative(tmp_path):
+def test_energies_without_efermi_are_relative_when_said_so(tmp_path):
     record = {
         "mp_id": "x",
         "structure": build("mgo").as_dict(),
         "energies": ENERGIES.tolist(),
         "densities": [peak_dos(0.7).get_densities().tolist()],  # one spin as a 2-D list
     }
-    data = load_electron_dos(write_jsonl(tmp_path / "rel.jsonl", [record]))
+    data = load_electron_dos(write_jsonl(tmp_path / "rel.jsonl", [record]), energies_relative=True)
     assert data.efermi.tolist() == [0.0]
     assert data.energies[np.argmax(data.dos[0])] == pytest.approx(0.7)
 

@@ -129,28 +129,40 @@ def structure_from_dict(structure: dict, where: str = "") -> Structure:
     Raises
     ------
     ValueError
-        If the dict is of neither kind, not periodic, or its arrays do not fit together.
+        If the dict is of neither kind, not periodic, its arrays do not fit together, or
+        the structure fails :func:`~dos_estimators.structures.as_structure`'s checks.
     """
     if not isinstance(structure, dict):
         raise ValueError(f"{where}'structure' must be a dict, got {type(structure).__name__}.")
+    is_ase = {"numbers", "positions", "cell"} <= structure.keys()
+    if is_ase:
+        pbc = structure.get("pbc", True)
+        if not all(np.broadcast_to(np.asarray(pbc, dtype=bool), 3)):
+            raise ValueError(
+                f"{where}the ASE Atoms dict is not periodic in all directions "
+                f"(pbc={pbc}); a crystal needs pbc=True."
+            )
     try:
         if "lattice" in structure and "sites" in structure:
-            return as_structure(Structure.from_dict(structure))
-        if {"numbers", "positions", "cell"} <= structure.keys():
-            pbc = structure.get("pbc", True)
-            if not all(np.broadcast_to(np.asarray(pbc, dtype=bool), 3)):
-                raise ValueError(
-                    f"{where}the ASE Atoms dict is not periodic in all directions "
-                    f"(pbc={pbc}); a crystal needs pbc=True."
-                )
-            return Structure(
+            built = Structure.from_dict(structure)
+        elif is_ase:
+            built = Structure(
                 structure["cell"],
                 structure["numbers"],
                 structure["positions"],
                 coords_are_cartesian=True,
             )
+        else:
+            built = None
     except (KeyError, TypeError, ValueError) as err:
         raise ValueError(f"{where}cannot build a structure: {err}") from err
+    if built is not None:
+        # The checks every estimator makes (disorder, overlapping atoms, degenerate cell),
+        # made here so that the message names the record.
+        try:
+            return as_structure(built)
+        except ValueError as err:
+            raise ValueError(f"{where}{err}") from None
     raise ValueError(
         f"{where}'structure' is neither a pymatgen Structure dict ('lattice', 'sites') nor an "
         f"ASE Atoms dict ('numbers', 'positions', 'cell'); its keys are {sorted(structure)}."

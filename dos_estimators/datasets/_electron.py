@@ -66,7 +66,7 @@ def _resolve_path(name_or_path, data_home) -> Path:
     )
 
 
-def _record_dos(record: dict, where: str) -> tuple[object, object, float]:
+def _record_dos(record: dict, where: str, energies_relative: bool) -> tuple[object, object, float]:
     """``(energies, densities, efermi)`` of a record, in either of the two layouts."""
     if "dos" in record:
         dos = record["dos"]
@@ -77,8 +77,17 @@ def _record_dos(record: dict, where: str) -> tuple[object, object, float]:
             )
         return dos["energies"], dos["densities"], dos["efermi"]
     if "energies" in record and "densities" in record:
-        # Without an efermi the energies are taken as relative to the Fermi level already.
-        return record["energies"], record["densities"], record.get("efermi", 0.0)
+        if "efermi" in record:
+            return record["energies"], record["densities"], record["efermi"]
+        if energies_relative:
+            return record["energies"], record["densities"], 0.0
+        # Absolute energies taken as relative would shift the whole DOS off its grid window.
+        raise ValueError(
+            f"{where}no 'efermi': the Fermi level (eV, on the scale of 'energies') is needed "
+            "to put the DOS on the grid. Add it to the record (0 if its energies are already "
+            "relative to the Fermi level), or pass energies_relative=True to take the "
+            "energies of every record without one as relative."
+        )
     raise ValueError(
         f"{where}no DOS: expected 'energies' and 'densities' (and 'efermi'), or a pymatgen "
         "Dos dict under 'dos'."
@@ -107,6 +116,7 @@ def load_electron_dos(
     grid: DOSGrid | None = None,
     symprec: float = DEFAULT_SYMPREC,
     n_jobs: int | None = None,
+    energies_relative: bool = False,
 ) -> Bunch:
     """Load electron DOS from a JSON-lines file and put them on one energy grid.
 
@@ -117,9 +127,9 @@ def load_electron_dos(
       (``numbers``, ``positions`` and ``cell`` in Å, ``pbc``). A record whose DOS is a
       pymatgen ``CompleteDos`` dict may leave it out; the DOS's structure is used then;
     - the DOS, either as ``energies`` (eV, absolute), ``densities`` (a list, a list per
-      spin, or a dict per spin; spins are summed) and ``efermi`` (eV; without it the
-      energies are taken as relative to the Fermi level), or as a pymatgen ``Dos`` or
-      ``CompleteDos`` dict under ``dos``;
+      spin, or a dict per spin; spins are summed) and ``efermi`` (eV, on the scale of
+      ``energies``; required unless ``energies_relative=True``), or as a pymatgen ``Dos``
+      or ``CompleteDos`` dict under ``dos``;
     - optionally ``gap``, the band gap in eV.
 
     Parameters
@@ -140,6 +150,11 @@ def load_electron_dos(
         Symmetry tolerance (Å) for the crystal systems.
     n_jobs : int, optional
         Processes for the crystal-system search.
+    energies_relative : bool, default=False
+        Whether a record with ``energies`` but no ``efermi`` has energies relative to the
+        Fermi level already (its ``efermi`` is then 0). With False such a record is an
+        error: absolute energies read as relative would put the wrong part of the DOS in
+        the grid's window without a sign. Records that give ``efermi`` use it either way.
 
     Returns
     -------
@@ -148,8 +163,8 @@ def load_electron_dos(
         ``energies`` (``(n_points,)``, eV relative to the grid's reference),
         ``energy_unit`` (``"eV"``), ``material_ids`` (list of str), ``crystal_systems``
         (list of str), ``efermi`` (``(n,)``, the Fermi level of each record on its own
-        energy scale; 0 where the record has no ``efermi`` key, while an explicit null
-        is an error naming the line), ``gap`` (``(n,)`` in eV, NaN where the record has
+        energy scale; 0 for a record without ``efermi`` read with
+        ``energies_relative=True``), ``gap`` (``(n,)`` in eV, NaN where the record has
         none), ``DESCR``.
 
     Raises
@@ -157,9 +172,10 @@ def load_electron_dos(
     FileNotFoundError
         If the file is not found.
     ValueError
-        If the file has no records, or a record is malformed (the message gives the
-        file and line number), or its DOS cannot be put on the grid (see
-        :meth:`DOSGrid.transform`).
+        If ``energies_relative`` is not a bool, the file has no records, or a record is
+        malformed or lacks ``efermi`` without ``energies_relative=True`` (the message
+        gives the file, the line number and the key), or its DOS cannot be put on the
+        grid (see :meth:`DOSGrid.transform`).
 
     Examples
     --------
@@ -167,6 +183,8 @@ def load_electron_dos(
     >>> data.dos.shape[1], data.energies[:3]  # doctest: +SKIP
     (201, array([-5.  , -4.95, -4.9 ]))
     """
+    if not isinstance(energies_relative, (bool, np.bool_)):
+        raise ValueError(f"energies_relative must be True or False, got {energies_relative!r}.")
     path = _resolve_path(name_or_path, data_home)
     grid = DOSGrid() if grid is None else grid
     if not isinstance(grid, DOSGrid):
@@ -186,7 +204,7 @@ def load_electron_dos(
             if not isinstance(record, dict):
                 raise ValueError(f"{where}expected a JSON object, got {type(record).__name__}.")
             material_ids.append(_record_id(record, where))
-            energies, densities, efermi = _record_dos(record, where)
+            energies, densities, efermi = _record_dos(record, where, energies_relative)
             efermi = _number_or_nan(efermi, "efermi", where)
             rows.append(grid._transform_one((energies, densities, efermi), where))
             if "structure" in record:
