@@ -279,10 +279,6 @@ def test_missing_or_empty_targets(data, y, message):
         tiny_transformer().fit(X, y)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="proposed: check_targets in estimators/base.py refuses a DOS row with no density",
-)
 def test_a_target_row_that_is_zero_everywhere(data):
     X, y = data
     y = y.copy()

@@ -212,7 +212,8 @@ def crystals():
         Structure(Lattice.cubic(4.1), ["Cs", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]),
     ]
     grid = np.linspace(0, 1, 20)
-    centres = np.array([0.2 + 0.1 * s.volume / len(s) / 10 for s in structures])
+    # Peaks inside the grid: a DOS with no states on its grid is refused by fit.
+    centres = np.array([min(0.2 + 0.1 * s.volume / len(s) / 10, 0.9) for s in structures])
     y = np.exp(-(((grid[None] - centres[:, None]) / 0.2) ** 2))
     return structures, y
 

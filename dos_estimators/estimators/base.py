@@ -3,12 +3,14 @@
 A scikit-learn estimator checks its input once, turns it into crystal graphs
 (or feature tensors) and hands training to a skorch ``NeuralNet`` (validation
 split, early stopping with best-weights restore, one-cycle learning rate,
-progress output).
+progress output, and with ``checkpoint_dir`` a checkpoint after every epoch
+from which a killed fit resumes; see :mod:`.checkpoint`).
 """
 
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from contextlib import contextmanager
 
@@ -30,6 +32,7 @@ from ..metrics import r2_pooled
 from ..nn import DOSTransformerLoss
 from ..nn.layers import POOLINGS
 from ..structures import check_structures
+from .checkpoint import CheckpointFolder, ResumeTraining, array_digest, fingerprint, inputs_digest
 
 PREDICT_BATCH_SIZE = 256
 
@@ -80,7 +83,8 @@ def check_targets(y, n_samples: int) -> np.ndarray:
     ------
     ValueError
         If ``y`` is None, rows are ragged, ``y`` is not two-dimensional, holds NaN, infinite
-        or negative values, or its row count differs from ``n_samples``.
+        or negative values or a row that is zero at every energy, or its row count differs
+        from ``n_samples``.
     """
     if y is None:
         # The wording scikit-learn's check_requires_y_none looks for.
@@ -112,6 +116,14 @@ def check_targets(y, n_samples: int) -> np.ndarray:
         raise ValueError(
             f"y contains negative densities (first in row {row}, energy index {col}: "
             f"{Y[row, col]:g}); a DOS is non-negative."
+        )
+    empty = ~Y.any(axis=1)
+    if empty.any():
+        row = int(np.flatnonzero(empty)[0])
+        raise ValueError(
+            f"y row {row} is zero at every energy: a DOS has states somewhere on its grid (a "
+            "failed calculation, or an energy window inside a band gap?); drop that sample or "
+            "fix its DOS."
         )
     return Y
 
@@ -170,7 +182,8 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
 
     Subclass parameters used here: ``lr``, ``weight_decay``, ``batch_size``,
     ``max_epochs``, ``patience``, ``validation_fraction``, ``n_ensemble``,
-    ``device``, ``callbacks``, ``random_state``, ``verbose``.
+    ``device``, ``callbacks``, ``random_state``, ``verbose`` and (optional,
+    default None) ``checkpoint_dir``.
     """
 
     _collate = staticmethod(default_collate)
@@ -244,6 +257,16 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
             )
         if hasattr(self, "pooling") and self.pooling not in POOLINGS:
             raise ValueError(f"pooling={self.pooling!r} is not one of {POOLINGS}.")
+        folder = self._checkpoint_dir
+        if folder is not None and not isinstance(folder, (str, os.PathLike)):
+            raise ValueError(
+                f"checkpoint_dir must be None or a folder path (str or os.PathLike), got "
+                f"{folder!r}."
+            )
+
+    @property
+    def _checkpoint_dir(self):
+        return getattr(self, "checkpoint_dir", None)
 
     def _split(self, n_samples: int, rng: np.random.RandomState):
         fraction = self.validation_fraction or 0.0
@@ -256,7 +279,14 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
         order = rng.permutation(n_samples)
         return order[n_valid:], order[:n_valid]
 
-    def _callbacks(self, steps_per_epoch: int, validate: bool) -> list:
+    def _callbacks(self, steps_per_epoch: int, validate: bool, checkpoint=None) -> list:
+        """The training callbacks, in the order skorch calls them.
+
+        ``checkpoint`` (an :class:`~.checkpoint.EpochCheckpoint`) comes last, so that it
+        saves what every other callback did in the epoch; when it resumes, the callback
+        that loads it comes right after the scheduler and early stopping, whose
+        ``on_train_begin`` would reset what it restores.
+        """
         callbacks = []
         # Regressors without an ``lr_schedule`` parameter use the one-cycle schedule.
         if getattr(self, "lr_schedule", "onecycle") == "onecycle":
@@ -283,9 +313,14 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
                     ),
                 )
             )
+        if checkpoint is not None and checkpoint.resume_from is not None:
+            callbacks.append(("load_checkpoint", ResumeTraining(checkpoint)))
         if self.verbose and self.verbose > 1:
             callbacks.append(("progress_bar", ProgressBar()))
-        return callbacks + self._user_callbacks()
+        callbacks += self._user_callbacks()
+        if checkpoint is not None:
+            callbacks.append(("checkpoint", checkpoint))
+        return callbacks
 
     def _user_callbacks(self) -> list:
         """The ``callbacks`` parameter as ``(name, callback)`` pairs."""
@@ -351,6 +386,20 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
         -------
         self
 
+        Raises
+        ------
+        ValueError
+            If a parameter or the data is invalid, or ``checkpoint_dir`` holds the
+            checkpoint of another configuration or data (or is a non-empty folder
+            without a checkpoint).
+
+        Notes
+        -----
+        With ``checkpoint_dir`` set, each network's training state is saved after every
+        epoch, and a fit with the same parameters and data resumes from it: networks
+        that finished are loaded without training, the others continue after their
+        last saved epoch.
+
         Warns
         -----
         sklearn.exceptions.ConvergenceWarning
@@ -371,24 +420,42 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
         seeds = rng.randint(np.iinfo(np.int32).max, size=self.n_ensemble)
         if (X_valid is None) != (y_valid is None):
             raise ValueError("Pass both X_valid and y_valid, or neither.")
+        valid_inputs = valid_targets = split = None
         if X_valid is not None:
             valid_inputs = self._inputs(X_valid)
             valid_targets = self._scaled_targets(y_valid, len(valid_inputs), name="y_valid")
+        else:
+            split = self._split(len(inputs), rng)
+        folder = None
+        if self._checkpoint_dir is not None:
+            folder = CheckpointFolder(self._checkpoint_dir)
+            data = {
+                "y_shape": list(Y.shape),
+                "X": inputs_digest(inputs),
+                "y": array_digest(Y),
+                "energies": array_digest(self.energies_),
+                "X_valid": None if valid_inputs is None else inputs_digest(valid_inputs),
+                "y_valid": None if valid_targets is None else array_digest(y_valid),
+            }
+            # A fit without an integer random_state resumes with the seeds and split it
+            # drew the first time.
+            seeds, split = folder.open(fingerprint(self, data), seeds, split)
+        if split is None:
             train_set = DOSDataset(inputs, targets)
             valid_set = DOSDataset(valid_inputs, valid_targets)
-            n_train = len(inputs)
         else:
-            train, valid = self._split(len(inputs), rng)
+            train, valid = split
             train_set = DOSDataset(self._subset(inputs, train), targets[train])
             valid_set = (
                 DOSDataset(self._subset(inputs, valid), targets[valid]) if len(valid) else None
             )
-            n_train = len(train)
         self._learn_from_training(train_set.inputs)
-        steps_per_epoch = math.ceil(n_train / self.batch_size)
+        steps_per_epoch = math.ceil(len(train_set) / self.batch_size)
 
         self.nets_ = []
-        for seed in seeds:
+        for i, seed in enumerate(seeds):
+            member = folder.member(i) if folder is not None else None
+            checkpoint = member.checkpoint() if member is not None else None
             # Members differ only in initialisation and batch order.
             with seeded(int(seed), self.device):
                 module = self._build_module(in_features, self.n_energies_)
@@ -399,9 +466,24 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
                     lr=self.lr,
                     max_epochs=self.max_epochs,
                     train_split=predefined_split(valid_set) if valid_set is not None else None,
-                    callbacks=self._callbacks(steps_per_epoch, validate=valid_set is not None),
+                    callbacks=self._callbacks(
+                        steps_per_epoch, validate=valid_set is not None, checkpoint=checkpoint
+                    ),
                 )
-                net.fit(train_set, None)
+                if member is not None and member.finished:
+                    self._say(f"Network {i + 1} of {len(seeds)}: loaded from {member.path}.")
+                    member.load_final(net)
+                else:
+                    done = member.epochs_done if member is not None else 0
+                    if done:
+                        self._say(
+                            f"Network {i + 1} of {len(seeds)}: resuming after epoch {done} "
+                            f"from {checkpoint.resume_from}."
+                        )
+                    # skorch's fit runs max_epochs more epochs: a resumed net has fewer left.
+                    net.fit(train_set, None, epochs=self.max_epochs - done)
+                    if member is not None and self._training_ended(net):
+                        checkpoint.save_final(net)
             # The validation inputs are not needed after training; do not pickle them.
             net.train_split = None
             self.nets_.append(net)
@@ -409,6 +491,17 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
         self.n_epochs_ = len(self.net_.history)
         self._warn_if_still_improving(validated=valid_set is not None)
         return self
+
+    def _say(self, message: str) -> None:
+        if self.verbose:
+            print(message)
+
+    def _training_ended(self, net) -> bool:
+        """Whether ``net`` ran ``max_epochs`` or early stopping ended it (not an interruption)."""
+        if len(net.history) >= self.max_epochs:
+            return True
+        early_stopping = dict(net.callbacks_).get("early_stopping")
+        return early_stopping is not None and early_stopping.misses_ >= early_stopping.patience
 
     def _warn_if_still_improving(self, validated: bool) -> None:
         """ConvergenceWarning when ``max_epochs`` ended a network's training at its best epoch."""

@@ -41,6 +41,9 @@ use_energy : bool, default=False
     callbacks : list of skorch callbacks, optional
     random_state : int, RandomState or None, default=None
     verbose : int, default=0
+    checkpoint_dir : str, os.PathLike or None, default=None
+        Folder where a killed fit resumes from; as for
+        :class:`~dos_estimators.DOSTransformerRegressor`.
 
     Attributes
     ----------
@@ -120,6 +123,7 @@ class MLPDOSRegressor(_BaselineRegressor):
         callbacks=None,
         random_state=None,
         verbose=0,
+        checkpoint_dir=None,
     ):
         self.use_energy = use_energy
         self.hidden = hidden
@@ -139,6 +143,7 @@ class MLPDOSRegressor(_BaselineRegressor):
         self.callbacks = callbacks
         self.random_state = random_state
         self.verbose = verbose
+        self.checkpoint_dir = checkpoint_dir
 
     def _build_module(self, in_features, n_energies):
         return MLPDOSNetwork(
@@ -195,6 +200,7 @@ class GraphNetworkDOSRegressor(_BaselineRegressor):
         callbacks=None,
         random_state=None,
         verbose=0,
+        checkpoint_dir=None,
     ):
         self.use_energy = use_energy
         self.hidden = hidden
@@ -215,6 +221,7 @@ class GraphNetworkDOSRegressor(_BaselineRegressor):
         self.callbacks = callbacks
         self.random_state = random_state
         self.verbose = verbose
+        self.checkpoint_dir = checkpoint_dir
 
     def _build_module(self, in_features, n_energies):
         return GraphNetworkDOSNetwork(
@@ -302,6 +309,7 @@ class E3NNDOSRegressor(_BaselineRegressor):
         callbacks=None,
         random_state=None,
         verbose=0,
+        checkpoint_dir=None,
     ):
         self.use_energy = use_energy
         self.hidden = hidden
@@ -327,6 +335,7 @@ class E3NNDOSRegressor(_BaselineRegressor):
         self.callbacks = callbacks
         self.random_state = random_state
         self.verbose = verbose
+        self.checkpoint_dir = checkpoint_dir
 
     def _check_params(self):
         super()._check_params()

@@ -166,6 +166,15 @@ class DOSTransformerRegressor(GraphDOSRegressor):
         Seeds initialisation, the validation split and batch order.
     verbose : int, default=0
         1 prints a line per epoch, 2 also a progress bar per epoch.
+    checkpoint_dir : str, os.PathLike or None, default=None
+        Folder for training checkpoints: after every epoch, each network's whole
+        training state (weights, optimizer, learning-rate schedule, early stopping,
+        history, random generators) is saved there, and a fit killed mid-way and
+        run again with the same parameters and data resumes after the last saved
+        epoch, ending as an uninterrupted fit would. The folder belongs to one
+        configuration and data set (``fit`` raises ``ValueError`` for another) and
+        stays after the fit: fitting again loads the trained networks. None saves
+        nothing.
 
     Attributes
     ----------
@@ -237,6 +246,7 @@ class DOSTransformerRegressor(GraphDOSRegressor):
         callbacks=None,
         random_state=None,
         verbose=0,
+        checkpoint_dir=None,
     ):
         self.hidden = hidden
         self.n_heads = n_heads
@@ -274,6 +284,7 @@ class DOSTransformerRegressor(GraphDOSRegressor):
         self.callbacks = callbacks
         self.random_state = random_state
         self.verbose = verbose
+        self.checkpoint_dir = checkpoint_dir
 
     @classmethod
     def paper(cls, **params):

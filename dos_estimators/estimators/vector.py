@@ -38,6 +38,9 @@ class DOSVectorRegressor(DOSRegressorBase):
     callbacks : list of skorch callbacks, optional
     random_state : int, RandomState or None, default=None
     verbose : int, default=0
+    checkpoint_dir : str, os.PathLike or None, default=None
+        Folder where a killed fit resumes from; as for
+        :class:`~dos_estimators.DOSTransformerRegressor`.
 
     Attributes
     ----------
@@ -73,6 +76,7 @@ class DOSVectorRegressor(DOSRegressorBase):
         callbacks=None,
         random_state=None,
         verbose=0,
+        checkpoint_dir=None,
     ):
         self.use_energy = use_energy
         self.hidden = hidden
@@ -89,6 +93,7 @@ class DOSVectorRegressor(DOSRegressorBase):
         self.callbacks = callbacks
         self.random_state = random_state
         self.verbose = verbose
+        self.checkpoint_dir = checkpoint_dir
 
     def _check_params(self):
         super()._check_params()
