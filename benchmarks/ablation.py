@@ -85,7 +85,7 @@ CPU_PAPER_RECIPE = {"batch_size": 32, "lr": 2e-3, "lr_schedule": "onecycle"}
 # revision then no longer match their settings and are refitted.
 REVISION = 2
 # Parameters that do not change what is learned.
-NOT_SETTINGS = ("callbacks", "device", "verbose", "n_jobs")
+NOT_SETTINGS = ("callbacks", "device", "verbose", "n_jobs", "checkpoint_dir")
 
 METRICS = ("mse_x10", "mae", "r2_per_crystal", "r2_pooled", "rmse_per_crystal")
 FINE_TUNE_FRACTION = 0.1
