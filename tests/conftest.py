@@ -62,6 +62,16 @@ BUILDERS = {
 }
 
 
+def rotated(structure: Structure, matrix: np.ndarray) -> Structure:
+    """The same crystal with its Cartesian frame rotated by ``matrix``."""
+    return Structure(
+        structure.lattice.matrix @ matrix.T,
+        structure.species,
+        structure.cart_coords @ matrix.T,
+        coords_are_cartesian=True,
+    )
+
+
 def build(name: str) -> Structure:
     """A fresh copy of one of the small crystals above, by name."""
     return BUILDERS[name]()

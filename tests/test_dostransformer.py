@@ -16,6 +16,7 @@ from conftest import (
     diamond,
     isolated_atom_cell,
     rock_salt,
+    rotated,
     tiny_dataset,
     tiny_transformer,
     wurtzite,
@@ -86,16 +87,6 @@ def data():
 def fitted(data):
     X, y = data
     return tiny().fit(X, y)
-
-
-def rotated(structure: Structure, matrix: np.ndarray) -> Structure:
-    """The same crystal with its Cartesian frame rotated by ``matrix``."""
-    return Structure(
-        structure.lattice.matrix @ matrix.T,
-        structure.species,
-        structure.cart_coords @ matrix.T,
-        coords_are_cartesian=True,
-    )
 
 
 def passthrough(X):

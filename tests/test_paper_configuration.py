@@ -13,8 +13,15 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_TRANSFORMER, diamond, rock_salt, tiny_dataset, tiny_transformer, wurtzite
-from pymatgen.core import Structure
+from conftest import (
+    TINY_TRANSFORMER,
+    diamond,
+    rock_salt,
+    rotated,
+    tiny_dataset,
+    tiny_transformer,
+    wurtzite,
+)
 from scipy.spatial.transform import Rotation
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
@@ -73,16 +80,6 @@ def _assert_valid_prediction(prediction, shape):
     assert prediction.shape == shape
     assert np.isfinite(prediction).all()
     assert (prediction >= 0).all()
-
-
-def rotated(structure: Structure, matrix: np.ndarray) -> Structure:
-    """The same crystal with its Cartesian frame rotated by ``matrix``."""
-    return Structure(
-        structure.lattice.matrix @ matrix.T,
-        structure.species,
-        structure.cart_coords @ matrix.T,
-        coords_are_cartesian=True,
-    )
 
 
 class RecordTrainingSystems(Callback):
