@@ -116,6 +116,22 @@ TINY_TRANSFORMER = dict(
 """Parameters of a DOSTransformerRegressor that trains on :func:`tiny_dataset` in a moment."""
 
 
+CONFIGURATION_PARAMS = (
+    "encoder",
+    "edge_basis",
+    "attention",
+    "fusion",
+    "share_paths",
+    "prompt",
+    "energy_encoding",
+    "heads",
+    "crystal_descriptors",
+    "self_loops",
+    "lr_schedule",
+)
+"""The DOSTransformerRegressor parameters that select the released code's choices or ours."""
+
+
 def tiny_transformer(**overrides):
     """A seeded :data:`TINY_TRANSFORMER` ``DOSTransformerRegressor``, with ``overrides``."""
     from dos_estimators import DOSTransformerRegressor

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import (
+    CONFIGURATION_PARAMS,
     TINY_TRANSFORMER,
     bad_targets,
     diamond,
@@ -61,17 +62,7 @@ EXPECTED_PARAMS = {
     "device",
     "random_state",
     "verbose",
-    "encoder",
-    "edge_basis",
-    "attention",
-    "fusion",
-    "share_paths",
-    "prompt",
-    "energy_encoding",
-    "heads",
-    "crystal_descriptors",
-    "self_loops",
-    "lr_schedule",
+    *CONFIGURATION_PARAMS,
 }
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import (
+    CONFIGURATION_PARAMS,
     TINY_TRANSFORMER,
     diamond,
     rock_salt,
@@ -47,19 +48,7 @@ RELEASED_ATOM_FEATURES = 118
 
 TINY = TINY_TRANSFORMER
 
-NEW_PARAMS = (
-    "encoder",
-    "edge_basis",
-    "attention",
-    "fusion",
-    "share_paths",
-    "prompt",
-    "energy_encoding",
-    "heads",
-    "crystal_descriptors",
-    "self_loops",
-    "lr_schedule",
-)
+NEW_PARAMS = CONFIGURATION_PARAMS
 
 
 tiny = tiny_transformer
