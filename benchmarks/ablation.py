@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import hashlib
 import json
 import platform
 import time
@@ -31,7 +30,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from common import SPLITS, run_row, split_data, split_indices
+from common import (
+    SPLITS,
+    mean_std_cell,
+    model_settings,
+    run_row,
+    save_row,
+    settings_hash,
+    split_data,
+    split_indices,
+    write_docs_block,
+)
 
 from dos_estimators import PAPER_PARAMS, DOSTransformerRegressor, dos_report
 from dos_estimators.datasets import load_phonon_dos
@@ -84,8 +93,6 @@ CPU_PAPER_RECIPE = {"batch_size": 32, "lr": 2e-3, "lr_schedule": "onecycle"}
 # Raise when the model code changes what a configuration computes: rows of an older
 # revision then no longer match their settings and are refitted.
 REVISION = 2
-# Parameters that do not change what is learned.
-NOT_SETTINGS = ("callbacks", "device", "verbose", "n_jobs", "checkpoint_dir")
 
 METRICS = ("mse_x10", "mae", "r2_per_crystal", "r2_pooled", "rmse_per_crystal")
 FINE_TUNE_FRACTION = 0.1
@@ -123,12 +130,10 @@ def build(config: str, schedule: str, seed: int, device: str) -> DOSTransformerR
 
 def settings_key(model, split: str, fine_tune_epochs: int) -> str:
     """Short hash of everything that decides a fit's result, for its file name."""
-    params = {k: v for k, v in model.get_params().items() if k not in NOT_SETTINGS}
-    settings = {"revision": REVISION, "split": split, "params": params}
+    settings = {"revision": REVISION, "split": split, "params": model_settings(model)}
     if split != "id":
         settings["fine_tune_epochs"] = fine_tune_epochs
-    text = json.dumps(settings, sort_keys=True, default=str)
-    return hashlib.sha1(text.encode()).hexdigest()[:10]
+    return settings_hash(settings)
 
 
 def result_path(out: Path, config, split, schedule, seed, fine_tune_epochs, device="cpu") -> Path:
@@ -186,10 +191,7 @@ def run(args):
             row["fine_tune"] = fine_tune_study(model, data[2], data[5], seed, args.fine_tune_epochs)
             row["fine_tune"]["seconds"] = time.perf_counter() - start
         path = result_path(out, config, split, args.schedule, seed, args.fine_tune_epochs)
-        # Written whole or not at all: a run killed here leaves no truncated row behind.
-        partial = path.with_suffix(".partial")
-        partial.write_text(json.dumps(row, indent=1, default=str))
-        partial.replace(path)
+        save_row(path, row)
         test = row["test"]
         print(
             f"{config:20s} {split:8s} seed {seed}: MSE×10 {test['mse_x10']:.3f} "
@@ -198,14 +200,6 @@ def run(args):
             f"{row['seconds_per_epoch']:.1f} s/epoch)",
             flush=True,
         )
-
-
-def _cell(values, digits=3, unit=""):
-    if not values:
-        return "—"
-    if len(values) == 1:
-        return f"{values[0]:.{digits}f}{unit} (1 seed)"
-    return f"{np.mean(values):.{digits}f} ± {np.std(values):.{digits}f}{unit}"
 
 
 def load_rows(out: Path, fine_tune_epochs: int) -> list[dict]:
@@ -263,14 +257,14 @@ def report(rows: list[dict]) -> str:
             ours = {r["seed"]: r["test"]["mse"] for r in groups.get((split, schedule, "ours"), [])}
             for config in configs:
                 mine = groups[(split, schedule, config)]
-                cells = [_cell([r["test"][m] for r in mine]) for m in METRICS[:4]]
+                cells = [mean_std_cell([r["test"][m] for r in mine]) for m in METRICS[:4]]
                 # Change of MSE against our defaults on the same split and seed, in per cent.
                 paired = [
                     100 * (r["test"]["mse"] / ours[r["seed"]] - 1)
                     for r in mine
                     if r["seed"] in ours
                 ]
-                delta = "—" if config == "ours" or not paired else _cell(paired, 1, " %")
+                delta = "—" if config == "ours" or not paired else mean_std_cell(paired, 1, " %")
                 if paired and len(paired) < len(mine):
                     delta += f" ({len(paired)} paired seeds)"
                 cells.insert(1, delta)
@@ -295,24 +289,11 @@ def report(rows: list[dict]) -> str:
                 lines.append("| configuration | before | after |")
                 lines.append("| --- | --- | --- |")
                 for config, rs in tuned:
-                    before = _cell([r["fine_tune"]["before"]["mse_x10"] for r in rs])
-                    after = _cell([r["fine_tune"]["after"]["mse_x10"] for r in rs])
+                    before = mean_std_cell([r["fine_tune"]["before"]["mse_x10"] for r in rs])
+                    after = mean_std_cell([r["fine_tune"]["after"]["mse_x10"] for r in rs])
                     lines.append(f"| {CONFIGS[config][0]} | {before} | {after} |")
             lines.append("")
     return "\n".join(lines)
-
-
-def write_report(text: str, docs: Path) -> None:
-    """Put ``text`` between the ablation markers of ``docs`` (appending them if absent)."""
-    begin, end = "<!-- ablation:begin -->", "<!-- ablation:end -->"
-    page = docs.read_text() if docs.exists() else ""
-    note = "<!-- generated by benchmarks/ablation.py --report; do not edit -->"
-    block = f"{begin}\n{note}\n\n{text}\n{end}"
-    if begin in page and end in page:
-        page = page[: page.index(begin)] + block + page[page.index(end) + len(end) :]
-    else:
-        page = page.rstrip() + "\n\n" + block + "\n"
-    docs.write_text(page)
 
 
 def main(argv=None):
@@ -323,7 +304,7 @@ def main(argv=None):
     text = report(rows)
     print(text)
     if args.report and args.docs:
-        write_report(text, Path(args.docs))
+        write_docs_block(text, Path(args.docs), "ablation", "benchmarks/ablation.py")
         print(f"wrote the tables into {args.docs}")
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "crystal_system",
     "datasets",
     "dos_report",
+    "embeddings",
     "load_model",
     "metrics",
     "model_selection",
@@ -34,7 +35,7 @@ __all__ = [
 
 __getattr__, __dir__ = attach(
     __name__,
-    submodules=["datasets", "metrics", "model_selection", "thermo", "tuning"],
+    submodules=["datasets", "embeddings", "metrics", "model_selection", "thermo", "tuning"],
     attributes={
         "CRYSTAL_SYSTEMS": "structures",
         "PAPER_PARAMS": "estimators",
@@ -53,7 +54,7 @@ __getattr__, __dir__ = attach(
 )
 
 if TYPE_CHECKING:  # what the names are, for type checkers and editors
-    from . import datasets, metrics, model_selection, thermo, tuning
+    from . import datasets, embeddings, metrics, model_selection, thermo, tuning
     from .estimators import (
         PAPER_PARAMS,
         DOSTransformerRegressor,

@@ -135,3 +135,112 @@ class MatminerFeaturizer(TransformerMixin, BaseEstimator):
         # X is a sequence of crystals, not a 2-D array: sklearn's array checks do not apply.
         tags.input_tags.two_d_array = False
         return tags
+
+
+def unfitted_copy(obj):
+    """A copy of ``obj`` to fit: sklearn's ``clone`` for its estimators, else a deep copy.
+
+    An estimator's parameter (a node-feature object, a crystal featurizer) is
+    fitted as a copy, so that the object the user passed in stays as it was.
+    """
+    from sklearn.base import BaseEstimator, clone
+
+    return clone(obj) if isinstance(obj, BaseEstimator) else copy.deepcopy(obj)
+
+
+def magpie_density_features():
+    """Magpie composition statistics and density features of a crystal, as one transformer.
+
+    ``ElementProperty.from_preset("magpie")`` of the composition (132 statistics of 22
+    element properties) beside ``DensityFeatures`` (density, volume per atom, packing
+    fraction): the tree reference's features, and ``crystal_features="magpie_density"``.
+
+    Returns
+    -------
+    sklearn.pipeline.FeatureUnion
+        Of two :class:`MatminerFeaturizer`, named ``"magpie"`` and ``"density"``.
+    """
+    # matminer takes seconds to import: only this function needs it.
+    from matminer.featurizers.composition import ElementProperty
+    from matminer.featurizers.structure import DensityFeatures
+    from sklearn.pipeline import FeatureUnion
+
+    return FeatureUnion(
+        [
+            (
+                "magpie",
+                MatminerFeaturizer(ElementProperty.from_preset("magpie"), source="composition"),
+            ),
+            ("density", MatminerFeaturizer(DensityFeatures())),
+        ]
+    )
+
+
+CRYSTAL_FEATURES = {"magpie_density": magpie_density_features}
+"""Names accepted as ``crystal_features``, and the functions that build each transformer."""
+
+
+def check_crystal_features(spec) -> None:
+    """Raise a ``ValueError`` naming ``crystal_features`` if ``spec`` is not a valid option.
+
+    Valid: None, a name in :data:`CRYSTAL_FEATURES`, or an object with ``fit`` and
+    ``transform`` taking a list of Structures (a :class:`MatminerFeaturizer`, a
+    ``FeatureUnion`` of them, any scikit-learn transformer of Structures).
+    """
+    if spec is None or (isinstance(spec, str) and spec in CRYSTAL_FEATURES):
+        return
+    if isinstance(spec, str) or not (
+        callable(getattr(spec, "fit", None)) and callable(getattr(spec, "transform", None))
+    ):
+        raise ValueError(
+            f"crystal_features must be None, one of {', '.join(CRYSTAL_FEATURES)}, or a "
+            f"transformer of Structures with fit and transform; got {spec!r}."
+        )
+
+
+class CrystalFeatures(BaseEstimator):
+    """Crystal-level features for a network's crystal vector, standardised on the training set.
+
+    Parameters
+    ----------
+    features : str or transformer
+        A name in :data:`CRYSTAL_FEATURES`, or a transformer of Structures; cloned,
+        then fitted on the training structures.
+
+    Attributes
+    ----------
+    transformer_ : the fitted transformer
+    mean_, scale_ : numpy.ndarray of shape (n_features,)
+        Column means (missing values excluded) and standard deviations of the
+        training rows. Missing values become the mean, i.e. 0 once standardised.
+    """
+
+    def __init__(self, features):
+        self.features = features
+
+    def fit(self, structures, y=None):
+        check_crystal_features(self.features)
+        if isinstance(self.features, str):
+            self.transformer_ = CRYSTAL_FEATURES[self.features]()
+        else:
+            self.transformer_ = unfitted_copy(self.features)
+        rows = np.asarray(self.transformer_.fit(structures, y).transform(structures), dtype=float)
+        if rows.ndim != 2 or len(rows) != len(structures):
+            raise ValueError(
+                f"crystal_features gave an array of shape {rows.shape} for {len(structures)} "
+                "structures; expected (n_samples, n_features)."
+            )
+        finite = np.where(np.isfinite(rows), rows, np.nan)
+        with np.errstate(all="ignore"):
+            mean = np.nanmean(finite, axis=0)
+            scale = np.nanstd(finite, axis=0)
+        self.mean_ = np.nan_to_num(mean).astype(np.float32)
+        self.scale_ = np.where(np.isfinite(scale) & (scale > 1e-8), scale, 1.0).astype(np.float32)
+        return self
+
+    def transform(self, structures) -> np.ndarray:
+        """Standardised features, ``(n_samples, n_features)`` float32, missing values 0."""
+        check_is_fitted(self, "transformer_")
+        rows = np.asarray(self.transformer_.transform(structures), dtype=float)
+        scaled = (rows - self.mean_) / self.scale_
+        return np.where(np.isfinite(scaled), scaled, 0.0).astype(np.float32)

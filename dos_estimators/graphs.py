@@ -27,7 +27,7 @@ _PROGRESS_THRESHOLD = 2000
 def structure_to_graph(
     structure: Structure,
     cutoff: float | None = 5.0,
-    node_features: str = "magpie",
+    node_features: str | None = "magpie",
     index: int | None = None,
     self_loops: bool = False,
 ) -> Data:
@@ -40,8 +40,10 @@ def structure_to_graph(
     cutoff : float or None, default=5.0
         Neighbour cutoff radius in Å; ``None`` skips the neighbour search and
         gives a graph without edges (for models that look at atoms only).
-    node_features : str, default="magpie"
-        Name of the element table (see :func:`dos_estimators.features.element_table`).
+    node_features : str or None, default="magpie"
+        Name of the element table (see :func:`dos_estimators.features.element_table`);
+        ``None`` leaves ``x`` without columns, for features set afterwards (an
+        embedding from :mod:`dos_estimators.embeddings`).
     index : int, optional
         Sample index for error messages.
     self_loops : bool, default=False
@@ -73,9 +75,13 @@ def structure_to_graph(
     >>> graph.x.shape, graph.edge_index.shape
     (torch.Size([2, 118]), torch.Size([2, 36]))
     """
-    table = element_table(node_features)
     numbers = np.asarray(structure.atomic_numbers, dtype=np.int64)
-    table.check_numbers(numbers, index=index)
+    if node_features is None:
+        x = np.zeros((len(numbers), 0), dtype=np.float32)
+    else:
+        table = element_table(node_features)
+        table.check_numbers(numbers, index=index)
+        x = table.values[numbers]
     if cutoff is None:
         centres = neighbours = np.zeros(0, dtype=np.int64)
         edge_vec, lengths = np.zeros((0, 3)), np.zeros(0)
@@ -96,7 +102,7 @@ def structure_to_graph(
     density = atomic_masses()[numbers].sum() / volume * _AMU_PER_A3_TO_G_PER_CM3
     crystal_attr = [[np.log(volume / len(numbers)), np.log(density)]]
     return Data(
-        x=torch.from_numpy(table.values[numbers]),
+        x=torch.from_numpy(x),
         z=torch.from_numpy(numbers),
         edge_index=torch.from_numpy(np.stack([neighbours, centres]).astype(np.int64)),
         edge_vec=torch.from_numpy(edge_vec.astype(np.float32)),
@@ -109,7 +115,7 @@ def structure_to_graph(
 def structures_to_graphs(
     structures: Sequence[Structure],
     cutoff: float | None = 5.0,
-    node_features: str = "magpie",
+    node_features: str | None = "magpie",
     verbose: bool = False,
     self_loops: bool = False,
 ) -> list[Data]:
@@ -119,7 +125,7 @@ def structures_to_graphs(
     ----------
     structures : sequence of pymatgen.core.Structure
     cutoff : float or None, default=5.0
-    node_features : str, default="magpie"
+    node_features : str or None, default="magpie"
     verbose : bool, default=False
         Show a progress bar when there are many structures.
     self_loops : bool, default=False

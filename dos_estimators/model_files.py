@@ -96,9 +96,66 @@ def _encode(value, where: str):
         return {"__tuple__": [_encode(v, f"{where}[{i}]") for i, v in enumerate(value)]}
     if isinstance(value, dict) and all(isinstance(key, str) for key in value):
         return {"__dict__": {key: _encode(v, f"{where}[{key!r}]") for key, v in value.items()}}
+    if _components().get(type(value).__name__) is type(value):
+        state = {}
+        for key, item in vars(value).items():
+            if isinstance(item, torch.nn.Module):
+                weights = {
+                    name: _encode(tensor.detach().cpu().numpy(), f"{where}.{key}.{name}")
+                    for name, tensor in item.state_dict().items()
+                }
+                state[key] = {"__state_dict__": weights}
+            else:
+                state[key] = _encode(item, f"{where}.{key}")
+        return {"__component__": type(value).__name__, "state": state}
     raise _NotStorable(
         f"{where} holds {_describe(value)} ({type(value).__module__}.{type(value).__qualname__})"
     )
+
+
+def _components() -> dict:
+    """The package's node-feature classes a model file may hold, by name.
+
+    Their state is parameters, arrays and (for the learned embeddings) one torch
+    module's weights; nothing else is ever instantiated from a file.
+    """
+    from .embeddings import (
+        CHGNetAtomEmbedding,
+        ContrastiveAtomEmbedding,
+        ElementEmbedding,
+        NodeFeatureUnion,
+        VAEAtomEmbedding,
+    )
+    from .embeddings._sites import Standardizer
+
+    return {
+        cls.__name__: cls
+        for cls in (
+            CHGNetAtomEmbedding,
+            ContrastiveAtomEmbedding,
+            ElementEmbedding,
+            NodeFeatureUnion,
+            Standardizer,
+            VAEAtomEmbedding,
+        )
+    }
+
+
+def _decode_component(value):
+    """A node-feature object from its tagged state (see :func:`_encode`)."""
+    cls = _components().get(value["__component__"])
+    if cls is None:
+        raise ValueError(f"{value['__component__']!r} is not a component a model file holds")
+    component = cls.__new__(cls)
+    for key, item in value["state"].items():
+        if not key.isidentifier():
+            raise ValueError(f"{key!r} is not an attribute name")
+        if isinstance(item, dict) and "__state_dict__" in item:
+            weights = {k: torch.from_numpy(_decode(v)) for k, v in item["__state_dict__"].items()}
+            setattr(component, key, component._module_from_state(weights))
+        else:
+            setattr(component, key, _decode(item))
+    return component
 
 
 def _describe(value) -> str:
@@ -139,6 +196,8 @@ def _decode(value):
         return tuple(_decode(v) for v in value["__tuple__"])
     if "__dict__" in value:
         return {key: _decode(v) for key, v in value["__dict__"].items()}
+    if "__component__" in value:
+        return _decode_component(value)
     raise ValueError(f"unknown tagged value {sorted(value)}")
 
 

@@ -1,7 +1,7 @@
 """Splitting crystals into training, validation and test parts.
 
 A seeded 80/10/10 split, and scikit-learn splitters (``cv=``) for element-balanced,
-crystal-system and species-count (out-of-distribution) held-out parts.
+formula-grouped, crystal-system and species-count (out-of-distribution) held-out parts.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from sklearn.model_selection import BaseCrossValidator, train_test_split
+from sklearn.model_selection import BaseCrossValidator, GroupShuffleSplit, train_test_split
 from sklearn.utils import check_random_state
 
 from ._validation import is_integer
@@ -24,8 +24,10 @@ from .structures import (
 __all__ = [
     "CrystalSystemSplit",
     "ElementBalancedSplit",
+    "FormulaGroupSplit",
     "LeaveOneCrystalSystemOut",
     "SpeciesCountSplit",
+    "reduced_formulas",
     "train_valid_test_split",
 ]
 
@@ -585,3 +587,107 @@ class LeaveOneCrystalSystemOut(BaseCrossValidator):
         for system in present:
             held_out = systems == system
             yield np.flatnonzero(~held_out), np.flatnonzero(held_out)
+
+
+def reduced_formulas(X) -> np.ndarray:
+    """The reduced formula of each crystal, as groups for scikit-learn's group splitters.
+
+    Polymorphs (rutile and anatase TiO₂) share a reduced formula; a random split
+    puts some on both sides, so that a model is tested on compositions it was
+    trained on. ``GroupKFold().split(X, y, groups=reduced_formulas(X))`` keeps each
+    formula on one side.
+
+    Parameters
+    ----------
+    X : sequence of pymatgen.core.Structure or ase.Atoms
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_samples,), dtype object
+        Strings such as ``"TiO2"``.
+
+    Examples
+    --------
+    >>> from pymatgen.core import Lattice, Structure
+    >>> X = [Structure(Lattice.cubic(a), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    ...      for a in (3.0, 3.2)]
+    >>> reduced_formulas(X).tolist()
+    ['NaCl', 'NaCl']
+    """
+    structures = check_structures(X)
+    return np.array([s.composition.reduced_formula for s in structures], dtype=object)
+
+
+class FormulaGroupSplit(BaseCrossValidator):
+    """Random held-out parts in which no reduced formula is on both sides.
+
+    Like a seeded random split, but by formula: every crystal of a formula (its
+    polymorphs) goes to the training or to the test part together, so that the
+    test measures compositions the model has not seen. The groups come from the
+    structures themselves (:func:`reduced_formulas`); ``groups`` is ignored.
+
+    Parameters
+    ----------
+    n_splits : int, default=1
+        Independent random splits.
+    test_size : float, default=0.1
+        Fraction of the formulas (not of the crystals) held out; with few
+        polymorphs the two are close.
+    random_state : int, RandomState or None, default=None
+
+    Examples
+    --------
+    >>> from pymatgen.core import Lattice, Structure
+    >>> X = [Structure(Lattice.cubic(a), [e, "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    ...      for e in ("Na", "K", "Rb", "Cs") for a in (3.0, 3.2)]
+    >>> train, test = next(FormulaGroupSplit(test_size=0.25, random_state=0).split(X))
+    >>> len(train), len(test)
+    (6, 2)
+    """
+
+    def __init__(self, n_splits=1, test_size=0.1, random_state=None):
+        self.n_splits = n_splits
+        self.test_size = test_size
+        self.random_state = random_state
+
+    def get_n_splits(self, X=None, y=None, groups=None):
+        """Number of splits: ``n_splits``.
+
+        Parameters
+        ----------
+        X, y, groups : object
+            Ignored; present for the scikit-learn signature.
+
+        Returns
+        -------
+        int
+        """
+        return self.n_splits
+
+    def split(self, X, y=None, groups=None):
+        """Yield (train, test) index arrays, each formula on one side only.
+
+        Parameters
+        ----------
+        X : sequence of pymatgen.core.Structure or ase.Atoms
+        y, groups : object
+            Ignored.
+
+        Yields
+        ------
+        train, test : numpy.ndarray of int
+        """
+        if not (is_integer(self.n_splits) and self.n_splits >= 1):
+            raise ValueError(f"n_splits must be an integer of at least 1, got {self.n_splits!r}.")
+        if not (isinstance(self.test_size, float) and 0 < self.test_size < 1):
+            raise ValueError(f"test_size must be a float in (0, 1), got {self.test_size!r}.")
+        formulas = reduced_formulas(X)
+        if len(set(formulas)) < 2:
+            raise ValueError(
+                "FormulaGroupSplit needs crystals of at least 2 reduced formulas, got "
+                f"{len(set(formulas))}."
+            )
+        splitter = GroupShuffleSplit(
+            n_splits=self.n_splits, test_size=self.test_size, random_state=self.random_state
+        )
+        yield from splitter.split(formulas, groups=formulas)

@@ -26,7 +26,8 @@ from skorch.helper import predefined_split
 from torch.utils.data import Dataset, default_collate
 
 from .._validation import is_integer, is_real
-from ..features import element_table
+from ..embeddings import NodeFeatureUnion, check_node_features, is_table
+from ..featurizers import CrystalFeatures, check_crystal_features
 from ..graphs import CRYSTAL_ATTR_NAMES, collate_graphs, structures_to_graphs
 from ..metrics import r2_pooled
 from ..nn import DOSTransformerLoss
@@ -189,8 +190,12 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
     _collate = staticmethod(default_collate)
 
     # -- hooks -------------------------------------------------------------
-    def _inputs(self, X, fitting: bool = False):
-        """Checked model inputs for ``X``: a list of graphs or a tensor of rows."""
+    def _inputs(self, X, fitting: bool = False, y=None):
+        """Checked model inputs for ``X``: a list of graphs or a tensor of rows.
+
+        With ``fitting``, ``X`` and ``y`` are the training data, from which input
+        transformations (node embeddings, crystal features) are learned first.
+        """
         raise NotImplementedError
 
     def _input_width(self, inputs) -> int:
@@ -407,7 +412,7 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
             its best (validation loss, or training loss without validation).
         """
         self._check_params()
-        inputs = self._inputs(X, fitting=True)
+        inputs = self._inputs(X, fitting=True, y=y)
         Y = check_targets(y, len(inputs))
         self.n_energies_ = Y.shape[1]
         self.energies_ = check_energies(energies, self.n_energies_)
@@ -643,10 +648,13 @@ class GraphDOSRegressor(DOSRegressorBase):
     subclasses may attach more per-crystal attributes in :meth:`_annotate_graphs`.
     Subclass parameters used here, besides those of :class:`DOSRegressorBase`:
     ``node_features``, ``cutoff`` (a model without the parameter sees atoms
-    only and its graphs have no edges) and ``self_loops`` (optional, default False).
+    only and its graphs have no edges), ``self_loops`` (optional, default False)
+    and ``crystal_features`` (optional, default None).
     """
 
     _collate = staticmethod(collate_graphs)
+    # Whether the graphs' volume and density descriptors lead the crystal attributes.
+    _uses_crystal_descriptors = True
 
     def _annotate_graphs(self, structures, graphs, fitting: bool) -> None:
         """Attach extra per-crystal attributes to the graphs (in place)."""
@@ -655,27 +663,65 @@ class GraphDOSRegressor(DOSRegressorBase):
         super()._check_params()
         if self._cutoff is not None and not self._cutoff > 0:
             raise ValueError(f"cutoff must be positive, got {self._cutoff}.")
-        element_table(self.node_features)  # raises on an unknown name
+        check_node_features(self.node_features)
+        check_crystal_features(getattr(self, "crystal_features", None))
 
     @property
     def _cutoff(self) -> float | None:
         return getattr(self, "cutoff", None)
 
-    def _inputs(self, X, fitting=False):
+    def _inputs(self, X, fitting=False, y=None):
         structures = check_structures(X)
+        table = self.node_features if is_table(self.node_features) else None
         graphs = structures_to_graphs(
             structures,
             cutoff=self._cutoff,
-            node_features=self.node_features,
+            node_features=table,
             verbose=self.verbose,
             self_loops=bool(getattr(self, "self_loops", False)),
         )
+        if fitting:
+            targets = None if y is None else check_targets(y, len(structures))
+            # Learned from the training structures only, before anything is predicted.
+            self.node_features_ = None
+            if table is None:
+                self.node_features_ = NodeFeatureUnion(
+                    self.node_features, random_state=self.random_state
+                ).fit(structures, targets)
+            self.crystal_features_ = None
+            spec = getattr(self, "crystal_features", None)
+            if spec is not None:
+                self.crystal_features_ = CrystalFeatures(spec).fit(structures, targets)
+        node_features = getattr(self, "node_features_", None)
+        if node_features is not None:
+            features = node_features.transform(structures)
+            for graph, x in zip(graphs, features, strict=True):
+                graph.x = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+        descriptors = len(CRYSTAL_ATTR_NAMES) if self._uses_crystal_descriptors else 0
+        crystal_features = getattr(self, "crystal_features_", None)
+        extra = (
+            crystal_features.transform(structures)
+            if crystal_features is not None
+            else np.zeros((len(graphs), 0), dtype=np.float32)
+        )
+        for graph, row in zip(graphs, extra, strict=True):
+            graph.crystal_attr = torch.cat(
+                [graph.crystal_attr[:, :descriptors], torch.from_numpy(row[None, :])], dim=1
+            )
+        if fitting:
+            self.n_crystal_attr_ = descriptors + extra.shape[1]
         self._annotate_graphs(structures, graphs, fitting)
         return graphs
 
     def _input_width(self, inputs):
         self.n_node_features_ = inputs[0].x.shape[1]
         return self.n_node_features_
+
+    @property
+    def _n_crystal_attr(self) -> int:
+        """Width of the graphs' ``crystal_attr``: the fitted one, or the descriptors' alone."""
+        default = len(CRYSTAL_ATTR_NAMES) if self._uses_crystal_descriptors else 0
+        return getattr(self, "n_crystal_attr_", default)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

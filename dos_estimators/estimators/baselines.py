@@ -8,7 +8,6 @@ the paper's two forms: the whole DOS read from the crystal vector
 
 from __future__ import annotations
 
-from ..graphs import CRYSTAL_ATTR_NAMES
 from ..nn import E3NNDOSNetwork, GraphNetworkDOSNetwork, MLPDOSNetwork
 from .base import GraphDOSRegressor
 
@@ -22,8 +21,12 @@ use_energy : bool, default=False
     composition_stats : bool, default=False
         Add Magpie-style statistics of the element features to the crystal
         vector (off in the paper's baselines).
-    node_features : str, default={node_features!r}
-        Element table of the node features.
+    node_features : str, node-feature object or list of these, default={node_features!r}
+        Element table, atom embedding or a list of these, as for
+        :class:`~dos_estimators.DOSTransformerRegressor`.
+    crystal_features : str, transformer or None, default=None
+        Crystal-level features added to the crystal vector, as for
+        :class:`~dos_estimators.DOSTransformerRegressor`.
     dropout : float, default=0.0
     lr : float, default={lr}
         Peak learning rate of the one-cycle schedule (AdamW).
@@ -74,7 +77,7 @@ class _BaselineRegressor(GraphDOSRegressor):
             "use_energy": bool(self.use_energy),
             "pooling": self.pooling,
             "composition_stats": self.composition_stats,
-            "n_crystal_attr": len(CRYSTAL_ATTR_NAMES),
+            "n_crystal_attr": self._n_crystal_attr,
             "dropout": self.dropout,
         }
 
@@ -111,6 +114,7 @@ class MLPDOSRegressor(_BaselineRegressor):
         pooling="sum",
         composition_stats=False,
         node_features="magpie",
+        crystal_features=None,
         dropout=0.0,
         lr=2e-3,
         weight_decay=1e-4,
@@ -131,6 +135,7 @@ class MLPDOSRegressor(_BaselineRegressor):
         self.pooling = pooling
         self.composition_stats = composition_stats
         self.node_features = node_features
+        self.crystal_features = crystal_features
         self.dropout = dropout
         self.lr = lr
         self.weight_decay = weight_decay
@@ -188,6 +193,7 @@ class GraphNetworkDOSRegressor(_BaselineRegressor):
         pooling="sum",
         composition_stats=False,
         node_features="magpie",
+        crystal_features=None,
         dropout=0.0,
         lr=2e-3,
         weight_decay=1e-4,
@@ -209,6 +215,7 @@ class GraphNetworkDOSRegressor(_BaselineRegressor):
         self.pooling = pooling
         self.composition_stats = composition_stats
         self.node_features = node_features
+        self.crystal_features = crystal_features
         self.dropout = dropout
         self.lr = lr
         self.weight_decay = weight_decay
@@ -297,6 +304,7 @@ class E3NNDOSRegressor(_BaselineRegressor):
         pooling="mean",
         composition_stats=False,
         node_features="mass_onehot",
+        crystal_features=None,
         dropout=0.0,
         lr=5e-3,
         weight_decay=0.05,
@@ -323,6 +331,7 @@ class E3NNDOSRegressor(_BaselineRegressor):
         self.pooling = pooling
         self.composition_stats = composition_stats
         self.node_features = node_features
+        self.crystal_features = crystal_features
         self.dropout = dropout
         self.lr = lr
         self.weight_decay = weight_decay

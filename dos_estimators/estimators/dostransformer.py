@@ -10,7 +10,6 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from .._validation import is_integer, is_real
-from ..graphs import CRYSTAL_ATTR_NAMES
 from ..nn import (
     ATTENTIONS,
     EDGE_BASES,
@@ -100,9 +99,15 @@ class DOSTransformerRegressor(GraphDOSRegressor):
         Weight of the system-path RMSE in the loss.
     cutoff : float, default=5.0
         Neighbour cutoff in Å.
-    node_features : str, default="magpie"
-        Element table (``"onehot"``, ``"mass_onehot"``, ``"magpie"``,
-        ``"matscholar"``, ``"megnet"``, ``"cgcnn"``).
+    node_features : str, node-feature object or list of these, default="magpie"
+        Element table (``"onehot"``, ``"mass_onehot"``, ``"mass_onehot_amu"``,
+        ``"magpie"``, ``"matscholar"``, ``"megnet"``, ``"cgcnn"``), an atom
+        embedding (``"chgnet"``, ``"vae"``, ``"contrastive"``, or an object with
+        ``fit(structures, y=None)`` and ``transform(structures)`` returning one
+        ``(n_atoms, F)`` array per structure; see :mod:`dos_estimators.embeddings`),
+        or a list of these whose columns are concatenated per atom (e.g.
+        ``["magpie", "chgnet"]``). Embeddings are cloned and fitted on the
+        structures and DOS passed to ``fit``.
     pooling : {"mean", "sum"}, default="mean"
         Atom pooling for the crystal vector. ``"sum"`` is the paper's; ``"mean"``
         keeps the prediction of a supercell equal to that of its primitive cell.
@@ -153,6 +158,12 @@ class DOSTransformerRegressor(GraphDOSRegressor):
         Give every atom a zero-length edge to itself (released code).
     crystal_descriptors : bool, default=True
         Add the log volume per atom and log density to the crystal vector.
+    crystal_features : str, transformer or None, default=None
+        Crystal-level features concatenated to the crystal vector, standardised on
+        the training structures: ``"magpie_density"`` (the tree reference's Magpie
+        and density features) or any transformer of Structures (a
+        :class:`~dos_estimators.MatminerFeaturizer`, a ``FeatureUnion`` of them),
+        cloned and fitted on the structures passed to ``fit``.
     lr_schedule : {"onecycle", "constant"}, default="onecycle"
         One-cycle schedule peaking at ``lr``, or ``lr`` throughout (released code).
     symprec : float, default=0.1
@@ -192,7 +203,13 @@ class DOSTransformerRegressor(GraphDOSRegressor):
     n_epochs_ : int
         Epochs the first network trained in ``fit`` (``fine_tune`` leaves it as is).
     n_node_features_ : int
-        Width of the node-feature table (22 for ``"magpie"``).
+        Width of the node features (22 for ``"magpie"``).
+    node_features_ : NodeFeatureUnion or None
+        The node features fitted on the training structures (None for a table name).
+    crystal_features_ : CrystalFeatures or None
+        The crystal features fitted on the training structures.
+    n_crystal_attr_ : int
+        Width of the crystal attributes in the crystal vector.
     y_scale_ : float
         Largest training DOS value; the network learns ``y / y_scale_``.
 
@@ -239,6 +256,7 @@ class DOSTransformerRegressor(GraphDOSRegressor):
         heads="mlp",
         self_loops=False,
         crystal_descriptors=True,
+        crystal_features=None,
         lr_schedule="onecycle",
         symprec=DEFAULT_SYMPREC,
         device="cpu",
@@ -277,6 +295,7 @@ class DOSTransformerRegressor(GraphDOSRegressor):
         self.heads = heads
         self.self_loops = self_loops
         self.crystal_descriptors = crystal_descriptors
+        self.crystal_features = crystal_features
         self.lr_schedule = lr_schedule
         self.symprec = symprec
         self.device = device
@@ -359,7 +378,7 @@ class DOSTransformerRegressor(GraphDOSRegressor):
             cutoff=self.cutoff,
             pooling=self.pooling,
             composition_stats=self.composition_stats,
-            n_crystal_attr=len(CRYSTAL_ATTR_NAMES) if self.crystal_descriptors else 0,
+            n_crystal_attr=self._n_crystal_attr,
             encoder=self.encoder,
             edge_basis=self.edge_basis,
             attention=self.attention,
@@ -369,6 +388,10 @@ class DOSTransformerRegressor(GraphDOSRegressor):
             energy_encoding=self.energy_encoding,
             heads=self.heads,
         )
+
+    @property
+    def _uses_crystal_descriptors(self):
+        return bool(self.crystal_descriptors)
 
     def _build_criterion(self):
         return DOSTransformerLoss(beta=self.beta)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from sklearn.ensemble import ExtraTreesRegressor
-from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.pipeline import Pipeline
 
-from ..featurizers import MatminerFeaturizer
+from ..featurizers import magpie_density_features
 
 
 def tree_reference(n_estimators=300, random_state=None, n_jobs=None) -> Pipeline:
@@ -41,18 +41,6 @@ def tree_reference(n_estimators=300, random_state=None, n_jobs=None) -> Pipeline
     >>> tree_reference(n_estimators=10, random_state=0).fit(X, y).predict(X).shape
     (4, 51)
     """
-    # matminer takes seconds to import: only this function needs it.
-    from matminer.featurizers.composition import ElementProperty
-    from matminer.featurizers.structure import DensityFeatures
-
-    features = FeatureUnion(
-        [
-            (
-                "magpie",
-                MatminerFeaturizer(ElementProperty.from_preset("magpie"), source="composition"),
-            ),
-            ("density", MatminerFeaturizer(DensityFeatures())),
-        ]
-    )
+    features = magpie_density_features()
     trees = ExtraTreesRegressor(n_estimators=n_estimators, random_state=random_state, n_jobs=n_jobs)
     return Pipeline([("features", features), ("trees", trees)])

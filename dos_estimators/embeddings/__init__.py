@@ -1,0 +1,37 @@
+"""Node features beyond element tables: learned and pretrained atom embeddings.
+
+Every class here follows the node-feature protocol (``fit(structures, y=None)``,
+``transform(structures) -> list of (n_atoms, F) arrays``) and plugs into any
+structure estimator as ``node_features=``, alone or in a list with table names
+(``node_features=["magpie", "chgnet"]`` concatenates both per atom).
+"""
+
+from ._base import (
+    CACHE,
+    EMBEDDINGS,
+    ElementEmbedding,
+    FeatureCache,
+    NodeFeatureUnion,
+    check_node_features,
+    is_table,
+    structure_key,
+)
+from ._chgnet import CHGNetAtomEmbedding
+from ._contrastive import ContrastiveAtomEmbedding
+from ._sites import site_descriptors
+from ._vae import VAEAtomEmbedding
+
+__all__ = [
+    "CACHE",
+    "EMBEDDINGS",
+    "CHGNetAtomEmbedding",
+    "ContrastiveAtomEmbedding",
+    "ElementEmbedding",
+    "FeatureCache",
+    "NodeFeatureUnion",
+    "VAEAtomEmbedding",
+    "check_node_features",
+    "is_table",
+    "site_descriptors",
+    "structure_key",
+]

@@ -1,0 +1,268 @@
+"""The node-feature protocol, its element-table and union implementations, and the cache.
+
+A node-feature object follows a small protocol, the one scikit-learn transformers
+follow but with one array per structure:
+
+- ``fit(structures, y=None)`` learns what it needs from the training crystals
+  (and their DOS, for a supervised embedding) and returns ``self``;
+- ``transform(structures)`` returns a list of ``(n_atoms, F)`` float arrays, one
+  per structure, row ``i`` the features of site ``i``.
+
+Estimators accept such an object (or a list of them and table names, whose
+features are concatenated) as ``node_features=``, clone it and fit the clone on
+the structures passed to their own ``fit``, never on the ones they predict for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from sklearn.base import BaseEstimator
+
+from ..features import NODE_FEATURES, element_table
+from ..featurizers import unfitted_copy
+
+# name -> (module, class) of the package's embeddings reachable by a string.
+EMBEDDINGS = {
+    "chgnet": ("._chgnet", "CHGNetAtomEmbedding"),
+    "vae": ("._vae", "VAEAtomEmbedding"),
+    "contrastive": ("._contrastive", "ContrastiveAtomEmbedding"),
+}
+"""Names of the package's embeddings accepted as ``node_features`` besides the tables."""
+
+
+def embedding_class(name: str) -> type:
+    """The embedding class called ``name`` (one of :data:`EMBEDDINGS`)."""
+    module, attribute = EMBEDDINGS[name]
+    return getattr(importlib.import_module(module, __package__), attribute)
+
+
+def structure_key(structure) -> str:
+    """A content key of one structure: its species, lattice and fractional coordinates.
+
+    Two structures with the same key are the same crystal to the last bit, whatever
+    Python objects hold them.
+    """
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(np.asarray(structure.atomic_numbers, dtype=np.int64).tobytes())
+    digest.update(np.ascontiguousarray(structure.lattice.matrix, dtype=np.float64).tobytes())
+    digest.update(np.ascontiguousarray(structure.frac_coords, dtype=np.float64).tobytes())
+    return digest.hexdigest()
+
+
+class FeatureCache:
+    """Per-structure arrays kept per process, keyed by content, least recently used out.
+
+    Cross-validation folds and Optuna trials fit on overlapping crystals; what an
+    expensive, fixed extractor (a pretrained potential, a neighbour histogram)
+    computed for a crystal once is then looked up, not recomputed.
+
+    Parameters
+    ----------
+    max_bytes : int, default=1 GiB
+        Arrays are dropped, oldest use first, beyond this total size.
+    """
+
+    def __init__(self, max_bytes: int = 1 << 30):
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._bytes = 0
+        self.hits = self.misses = 0
+
+    def get_many(
+        self,
+        namespace: tuple,
+        structures: Sequence,
+        compute: Callable[[list], list[np.ndarray]],
+    ) -> list[np.ndarray]:
+        """The arrays of ``structures``, computing only those not cached.
+
+        Parameters
+        ----------
+        namespace : tuple
+            What the arrays depend on besides the structure (extractor and settings).
+        structures : sequence of pymatgen.core.Structure
+        compute : callable
+            Called once with the list of missing structures (each distinct one once);
+            returns their arrays in order.
+
+        Returns
+        -------
+        list of numpy.ndarray
+            Read-only arrays, one per structure.
+        """
+        keys = [(namespace, structure_key(s)) for s in structures]
+        missing = {}
+        for key, structure in zip(keys, structures, strict=True):
+            if key in self._items:
+                self._items.move_to_end(key)
+            else:
+                missing.setdefault(key, structure)
+        self.hits += len(keys) - len(missing)
+        self.misses += len(missing)
+        found = {key: self._items[key] for key in keys if key in self._items}
+        if missing:
+            arrays = compute(list(missing.values()))
+            for key, array in zip(missing, arrays, strict=True):
+                array = np.array(array, dtype=np.float32)
+                array.setflags(write=False)
+                found[key] = array
+                self._put(key, array)
+        return [found[key] for key in keys]
+
+    def _put(self, key, array: np.ndarray) -> None:
+        self._items[key] = array
+        self._bytes += array.nbytes
+        while self._bytes > self.max_bytes and len(self._items) > 1:
+            _, dropped = self._items.popitem(last=False)
+            self._bytes -= dropped.nbytes
+
+    def clear(self) -> None:
+        """Forget every array."""
+        self._items.clear()
+        self._bytes = 0
+        self.hits = self.misses = 0
+
+
+CACHE = FeatureCache()
+"""The process's cache of per-structure features."""
+
+
+class ElementEmbedding(BaseEstimator):
+    """An element table as a node-feature object: each site gets its element's row.
+
+    Parameters
+    ----------
+    table : str, default="magpie"
+        One of :data:`dos_estimators.features.NODE_FEATURES`.
+
+    Examples
+    --------
+    >>> from pymatgen.core import Lattice, Structure
+    >>> nacl = Structure(Lattice.cubic(2.8), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    >>> ElementEmbedding("magpie").fit([nacl]).transform([nacl])[0].shape
+    (2, 22)
+    """
+
+    def __init__(self, table="magpie"):
+        self.table = table
+
+    def fit(self, structures, y=None):
+        element_table(self.table)
+        return self
+
+    def transform(self, structures) -> list[np.ndarray]:
+        table = element_table(self.table)
+        out = []
+        for i, structure in enumerate(structures):
+            numbers = np.asarray(structure.atomic_numbers, dtype=np.int64)
+            table.check_numbers(numbers, index=i)
+            out.append(table.values[numbers])
+        return out
+
+
+def _is_embedding(value) -> bool:
+    return callable(getattr(value, "fit", None)) and callable(getattr(value, "transform", None))
+
+
+def _parts(spec) -> list:
+    return list(spec) if isinstance(spec, (list, tuple)) else [spec]
+
+
+def check_node_features(spec) -> None:
+    """Raise a ``ValueError`` naming ``node_features`` if ``spec`` is not a valid option.
+
+    Valid: a table name (:data:`~dos_estimators.features.NODE_FEATURES`), an
+    embedding name (:data:`EMBEDDINGS`), an object with ``fit`` and
+    ``transform``, or a non-empty list or tuple of these.
+    """
+    parts = _parts(spec)
+    if not parts:
+        raise ValueError("node_features must not be an empty list.")
+    names = (*NODE_FEATURES, *EMBEDDINGS)
+    for part in parts:
+        if isinstance(part, str):
+            if part not in names:
+                raise ValueError(f"node_features={part!r} is not one of {', '.join(names)}.")
+        elif isinstance(part, (list, tuple)) or not _is_embedding(part):
+            raise ValueError(
+                f"node_features must be a name ({', '.join(names)}), an object with fit "
+                f"and transform methods, or a list of these; got {part!r}."
+            )
+
+
+def is_table(spec) -> bool:
+    """Whether ``spec`` is a plain element-table name (built into the graphs directly)."""
+    return isinstance(spec, str) and spec in NODE_FEATURES
+
+
+class NodeFeatureUnion(BaseEstimator):
+    """Several node-feature options, their columns concatenated per site.
+
+    Parameters
+    ----------
+    parts : list
+        Table names, embedding names or node-feature objects; names become
+        :class:`ElementEmbedding` or the named embedding, objects are cloned.
+    random_state : int, RandomState or None, default=None
+        Given to the parts that take one and were named by a string.
+
+    Attributes
+    ----------
+    parts_ : list
+        The fitted node-feature objects.
+    n_features_out_ : int
+        Columns per site.
+
+    Examples
+    --------
+    >>> from pymatgen.core import Lattice, Structure
+    >>> nacl = Structure(Lattice.cubic(2.8), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    >>> union = NodeFeatureUnion(["magpie", "onehot"]).fit([nacl])
+    >>> union.n_features_out_
+    140
+    """
+
+    def __init__(self, parts, random_state=None):
+        self.parts = parts
+        self.random_state = random_state
+
+    def _resolve(self, part):
+        if isinstance(part, str) and part in EMBEDDINGS:
+            embedding = embedding_class(part)()
+            if "random_state" in embedding.get_params():
+                embedding.set_params(random_state=self.random_state)
+            return embedding
+        if isinstance(part, str):
+            return ElementEmbedding(part)
+        return unfitted_copy(part)
+
+    def fit(self, structures, y=None):
+        check_node_features(self.parts)
+        self.parts_ = [self._resolve(part).fit(structures, y) for part in _parts(self.parts)]
+        first = self.transform(structures[:1]) if len(structures) else [np.zeros((0, 0))]
+        self.n_features_out_ = int(first[0].shape[1])
+        return self
+
+    def transform(self, structures) -> list[np.ndarray]:
+        per_part = [part.transform(structures) for part in self.parts_]
+        out = []
+        for i, structure in enumerate(structures):
+            arrays = [np.asarray(features[i], dtype=np.float32) for features in per_part]
+            for part, array in zip(self.parts_, arrays, strict=True):
+                if array.ndim != 2 or array.shape[0] != len(structure):
+                    raise ValueError(
+                        f"node features of {type(part).__name__} for sample {i} have shape "
+                        f"{array.shape}; expected ({len(structure)}, n_features), one row "
+                        "per site."
+                    )
+                if not np.isfinite(array).all():
+                    raise ValueError(
+                        f"node features of {type(part).__name__} for sample {i} are not all finite."
+                    )
+            out.append(np.concatenate(arrays, axis=1))
+        return out

@@ -1,0 +1,282 @@
+"""Node features as plug-ins: the protocol, the cache, learned and pretrained embeddings."""
+
+from __future__ import annotations
+
+import pickle
+import sys
+
+import numpy as np
+import pytest
+from conftest import rock_salt, tiny_dataset, tiny_transformer
+from sklearn.base import clone
+
+from dos_estimators import GraphNetworkDOSRegressor
+from dos_estimators.embeddings import (
+    CACHE,
+    ContrastiveAtomEmbedding,
+    ElementEmbedding,
+    FeatureCache,
+    NodeFeatureUnion,
+    VAEAtomEmbedding,
+    site_descriptors,
+    structure_key,
+)
+from dos_estimators.features import element_table
+
+
+class CoordinationEmbedding:
+    """A user's node features: each site's neighbour count within 3.5 Å; records its calls."""
+
+    def __init__(self):
+        self.fitted_on = None
+        self.transformed = []
+
+    def fit(self, structures, y=None):
+        self.fitted_on = [s.composition.reduced_formula for s in structures]
+        self.saw_y = y is not None
+        return self
+
+    def transform(self, structures):
+        self.transformed.append(len(structures))
+        return [
+            np.array([[len(s.get_neighbors(site, 3.5))] for site in s], dtype=float)
+            for s in structures
+        ]
+
+
+def test_table_through_the_embedding_path_predicts_as_the_table():
+    X, y = tiny_dataset()
+    direct = tiny_transformer(node_features="magpie").fit(X, y).predict(X)
+    listed = tiny_transformer(node_features=["magpie"]).fit(X, y).predict(X)
+    np.testing.assert_array_equal(direct, listed)
+
+
+def test_element_embedding_rows_are_the_table_rows():
+    nacl = rock_salt()
+    rows = ElementEmbedding("cgcnn").fit([nacl]).transform([nacl])[0]
+    np.testing.assert_array_equal(rows, element_table("cgcnn").values[[11, 17]])
+
+
+def test_union_concatenates_per_site():
+    X, _ = tiny_dataset()
+    union = NodeFeatureUnion(["magpie", "onehot"]).fit(X)
+    features = union.transform(X)
+    assert union.n_features_out_ == 22 + 118
+    assert [f.shape for f in features] == [(len(s), 140) for s in X]
+
+
+def test_user_object_is_cloned_and_fitted_on_the_training_structures_only():
+    X, y = tiny_dataset()
+    embedding = CoordinationEmbedding()
+    model = GraphNetworkDOSRegressor(
+        node_features=["magpie", embedding], hidden=8, max_epochs=1, random_state=0
+    ).fit(X[:6], y[:6])
+    assert embedding.fitted_on is None, "the object passed in must stay unfitted"
+    fitted = model.node_features_.parts_[1]
+    assert fitted.fitted_on == [s.composition.reduced_formula for s in X[:6]]
+    assert fitted.saw_y
+    assert model.n_node_features_ == 23
+    model.predict(X[6:])
+    assert fitted.fitted_on == [s.composition.reduced_formula for s in X[:6]]
+    assert fitted.transformed[-1] == 2
+
+
+@pytest.mark.parametrize(
+    "value, words",
+    [
+        ("magpi", "node_features='magpi' is not one of"),
+        ([], "must not be an empty list"),
+        (object(), "object with fit and transform"),
+        (["magpie", ["onehot"]], "object with fit and transform"),
+    ],
+)
+def test_invalid_node_features_are_named_before_any_graph(monkeypatch, value, words):
+    import dos_estimators.estimators.base as base
+
+    def no_graphs(*args, **kwargs):
+        raise AssertionError("graphs were built before the parameters were checked")
+
+    monkeypatch.setattr(base, "structures_to_graphs", no_graphs)
+    X, y = tiny_dataset()
+    with pytest.raises(ValueError, match="node_features") as error:
+        tiny_transformer(node_features=value).fit(X, y)
+    assert words in str(error.value)
+
+
+class WrongRows(CoordinationEmbedding):
+    def transform(self, structures):
+        return [np.zeros((len(s) + 1, 2)) for s in structures]
+
+
+def test_an_embedding_with_wrong_rows_is_refused_with_the_sample():
+    X, y = tiny_dataset()
+    with pytest.raises(ValueError, match="WrongRows for sample 0 have shape"):
+        tiny_transformer(node_features=WrongRows()).fit(X, y)
+
+
+def test_structure_key_is_by_content():
+    a, b = rock_salt(5.64), rock_salt(5.64)
+    assert a is not b and structure_key(a) == structure_key(b)
+    assert structure_key(rock_salt(5.65)) != structure_key(a)
+    assert structure_key(rock_salt(5.64, ("K", "Cl"))) != structure_key(a)
+
+
+def test_cache_computes_each_distinct_structure_once():
+    cache = FeatureCache()
+    calls = []
+
+    def compute(missing):
+        calls.append(len(missing))
+        return [np.full((len(s), 1), s.volume) for s in missing]
+
+    X = [rock_salt(5.0), rock_salt(5.0), rock_salt(6.0)]
+    first = cache.get_many(("test",), X, compute)
+    second = cache.get_many(("test",), [rock_salt(6.0), rock_salt(5.0)], compute)
+    assert calls == [2]
+    np.testing.assert_array_equal(second[0], first[2])
+    assert (cache.hits, cache.misses) == (3, 2)
+    cache.get_many(("other settings",), X[:1], compute)
+    assert calls == [2, 1]
+
+
+def test_cache_drops_the_least_recently_used_beyond_its_size():
+    cache = FeatureCache(max_bytes=3 * 2 * 4)  # three (2, 1) float32 arrays
+    X = [rock_salt(a) for a in (5.0, 5.1, 5.2, 5.3)]
+    cache.get_many(("t",), X, lambda m: [np.zeros((2, 1)) for _ in m])
+    calls = []
+    cache.get_many(("t",), X[:1], lambda m: calls.append(len(m)) or [np.zeros((2, 1))] * len(m))
+    assert calls == [1]
+
+
+def test_site_descriptors_count_neighbours():
+    CACHE.clear()
+    nacl = rock_salt(5.64)
+    rows = site_descriptors([nacl], cutoff=3.0, n_bins=3)[0]
+    table = element_table("magpie").values
+    assert rows.shape == (2, 22 + 3 + 22)
+    # Six nearest neighbours at 2.82 Å, all in the last of three 1 Å bins.
+    np.testing.assert_array_equal(rows[:, 22:25], [[0, 0, 6], [0, 0, 6]])
+    np.testing.assert_allclose(rows[0, 25:], table[17], rtol=1e-6)
+    np.testing.assert_allclose(rows[1, 25:], table[11], rtol=1e-6)
+    site_descriptors([rock_salt(5.64)], cutoff=3.0, n_bins=3)
+    assert CACHE.hits == 1
+
+
+@pytest.mark.parametrize("cls", [VAEAtomEmbedding, ContrastiveAtomEmbedding])
+def test_learned_embeddings_are_seeded_estimators(cls):
+    X, y = tiny_dataset()
+    small = dict(latent_dim=3, hidden=8, max_epochs=3, random_state=0)
+    a = cls(**small).fit(X, y)
+    b = cls(**small).fit(X, y)
+    for left, right in zip(a.transform(X), b.transform(X), strict=True):
+        np.testing.assert_array_equal(left, right)
+    assert [f.shape for f in a.transform(X)] == [(len(s), 3) for s in X]
+    assert clone(a).get_params() == a.get_params()
+    again = pickle.loads(pickle.dumps(a))
+    np.testing.assert_array_equal(again.transform(X)[0], a.transform(X)[0])
+    assert cls(random_state=0).get_params()["random_state"] == 0
+
+
+@pytest.mark.parametrize("cls", [VAEAtomEmbedding, ContrastiveAtomEmbedding])
+def test_learned_embeddings_learn(cls):
+    X, y = tiny_dataset()
+    embedding = cls(latent_dim=4, hidden=16, max_epochs=150, lr=1e-2, random_state=0).fit(X, y)
+    assert embedding.history_[-1] < 0.7 * embedding.history_[0]
+
+
+def test_contrastive_embedding_needs_the_dos():
+    X, _ = tiny_dataset()
+    with pytest.raises(ValueError, match="needs y"):
+        ContrastiveAtomEmbedding().fit(X)
+
+
+def test_named_learned_embeddings_take_the_estimators_seed():
+    X, y = tiny_dataset()
+    model = tiny_transformer(node_features="vae", random_state=3).fit(X, y)
+    assert model.node_features_.parts_[0].random_state == 3
+    assert model.n_node_features_ == VAEAtomEmbedding().latent_dim
+    again = tiny_transformer(node_features="vae", random_state=3).fit(X, y)
+    np.testing.assert_array_equal(model.predict(X), again.predict(X))
+
+
+def test_chgnet_features_are_standardised_on_the_training_atoms():
+    pytest.importorskip("chgnet")
+    from dos_estimators.embeddings import CHGNetAtomEmbedding
+
+    X, y = tiny_dataset()
+    embedding = CHGNetAtomEmbedding().fit(X[:6])
+    train = np.concatenate(embedding.transform(X[:6]))
+    assert train.shape == (sum(len(s) for s in X[:6]), 64)
+    np.testing.assert_allclose(train.mean(axis=0), 0, atol=1e-5)
+    hits = CACHE.hits
+    embedding.transform(X[:6])
+    assert CACHE.hits == hits + 6
+    model = tiny_transformer(node_features=["magpie", "chgnet"]).fit(X, y)
+    assert model.n_node_features_ == 22 + 64
+
+
+def test_chgnet_missing_names_the_extra(monkeypatch):
+    from dos_estimators.embeddings import CHGNetAtomEmbedding, _chgnet
+
+    monkeypatch.setitem(sys.modules, "chgnet", None)
+    monkeypatch.setitem(sys.modules, "chgnet.model", None)
+    _chgnet._chgnet.cache_clear()
+    CACHE.clear()
+    try:
+        with pytest.raises(ImportError, match=r"dos_estimators\[chgnet\]"):
+            CHGNetAtomEmbedding().fit([rock_salt()])
+    finally:
+        _chgnet._chgnet.cache_clear()
+
+
+class Volume:
+    """Crystal features: the volume per atom, NaN for the third crystal."""
+
+    def fit(self, structures, y=None):
+        return self
+
+    def transform(self, structures):
+        values = np.array([[s.volume / len(s)] for s in structures])
+        values[2:3] = np.nan
+        return values
+
+
+def test_crystal_features_widen_the_crystal_vector():
+    X, y = tiny_dataset()
+    model = tiny_transformer(crystal_features=Volume()).fit(X, y)
+    assert model.n_crystal_attr_ == 3
+    assert np.isfinite(model.predict(X)).all()
+    features = model.crystal_features_.transform(X)
+    assert features[2, 0] == 0.0, "a missing value becomes the training mean"
+    without = tiny_transformer(crystal_features=Volume(), crystal_descriptors=False).fit(X, y)
+    assert without.n_crystal_attr_ == 1
+    graph = GraphNetworkDOSRegressor(
+        crystal_features=Volume(), hidden=8, max_epochs=1, random_state=0
+    ).fit(X, y)
+    assert graph.n_crystal_attr_ == 3
+
+
+@pytest.mark.parametrize("value", ["magpie", object()])
+def test_invalid_crystal_features_are_named(value):
+    X, y = tiny_dataset()
+    with pytest.raises(ValueError, match="crystal_features must be None"):
+        tiny_transformer(crystal_features=value).fit(X, y)
+
+
+@pytest.mark.parametrize("node_features", [["magpie", "vae"], "contrastive", ["onehot"]])
+def test_package_embeddings_round_trip_through_model_files(tmp_path, node_features):
+    from dos_estimators import load_model
+
+    X, y = tiny_dataset()
+    model = tiny_transformer(node_features=node_features).fit(X, y)
+    model.save(tmp_path / "model.safetensors")
+    loaded = load_model(tmp_path / "model.safetensors")
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+
+
+def test_a_user_embedding_refuses_model_files(tmp_path):
+    X, y = tiny_dataset()
+    model = tiny_transformer(node_features=CoordinationEmbedding()).fit(X, y)
+    with pytest.raises(ValueError, match="node_features.*pickle"):
+        model.save(tmp_path / "model.safetensors")
+    assert not (tmp_path / "model.safetensors").exists()
