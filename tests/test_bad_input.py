@@ -16,6 +16,7 @@ from conftest import bad_targets, rock_salt, tiny_dataset, tiny_transformer
 from pymatgen.core import DummySpecies, Lattice, Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 from sklearn.exceptions import NotFittedError
+from skorch.callbacks import Callback
 
 from dos_estimators.cli import main
 from dos_estimators.datasets import load_electron_dos
@@ -454,3 +455,34 @@ def test_cli_predict_names_the_files_it_cannot_use(fitted, tmp_path, capsys):
         "closer than 0.1 Å: overlapping atoms (a site listed twice?); remove one of them.",
     ]
     assert [line.split(",")[0] for line in captured.out.splitlines()] == ["file", str(good)]
+
+
+class _Boom(Callback):
+    """Fails the training after its first epoch, as a crash or a full disk would."""
+
+    def on_epoch_end(self, net, **kwargs):
+        raise RuntimeError("boom")
+
+
+def test_a_failed_refit_leaves_the_earlier_fit_whole():
+    X, y = tiny_dataset()
+    model = tiny_transformer().fit(X, y)
+    expected = model.predict(X)
+    names = sorted(model._fitted_state())
+    model.set_params(callbacks=[_Boom()], node_features=["onehot", "vae"])
+    with pytest.raises(RuntimeError, match="boom"):
+        model.fit(X[:6], y[:6, :5])
+    assert sorted(model._fitted_state()) == names
+    assert (model.n_energies_, model.n_node_features_, model.node_features_) == (12, 22, None)
+    model.set_params(callbacks=None, node_features="magpie")
+    np.testing.assert_array_equal(model.predict(X), expected)
+
+
+def test_a_failed_first_fit_leaves_the_estimator_unfitted():
+    X, y = tiny_dataset()
+    model = tiny_transformer(callbacks=[_Boom()])
+    with pytest.raises(RuntimeError, match="boom"):
+        model.fit(X, y)
+    assert model._fitted_state() == {}
+    with pytest.raises(NotFittedError):
+        model.predict(X)

@@ -410,7 +410,31 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
         sklearn.exceptions.ConvergenceWarning
             If ``max_epochs`` ended the training of a network whose last epoch was
             its best (validation loss, or training loss without validation).
+
+        Notes
+        -----
+        A fit that raises (bad data, an interrupted training) leaves the estimator
+        as it was before: its earlier fitted state whole, or unfitted.
         """
+        before = self._fitted_state()
+        try:
+            return self._fit(X, y, energies=energies, X_valid=X_valid, y_valid=y_valid)
+        except BaseException:
+            for key in self._fitted_state():
+                delattr(self, key)
+            for key, value in before.items():
+                setattr(self, key, value)
+            raise
+
+    def _fitted_state(self) -> dict:
+        """The fitted attributes (public names ending in an underscore) and their values."""
+        return {
+            key: value
+            for key, value in vars(self).items()
+            if key.endswith("_") and not key.startswith("_")
+        }
+
+    def _fit(self, X, y, *, energies=None, X_valid=None, y_valid=None):
         self._check_params()
         inputs = self._inputs(X, fitting=True, y=y)
         Y = check_targets(y, len(inputs))
