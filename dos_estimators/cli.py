@@ -222,10 +222,20 @@ def _load(path, device: str | None):
     """The regressor saved at ``path``; a missing or invalid file is a usage error."""
     from .estimators import GraphDOSRegressor
     from .model_files import load_model
+    from .pretrained import PRETRAINED
+    from .pretrained import path as pretrained_path
 
+    if str(path) in PRETRAINED and not Path(path).is_file():
+        try:
+            path = pretrained_path(str(path))
+        except FileNotFoundError as error:
+            raise UsageError(str(error)) from None
     path = Path(path)
     if not path.is_file():
-        raise UsageError(f"model file {str(path)!r} not found (--model: a file written by save).")
+        raise UsageError(
+            f"model file {str(path)!r} not found (--model: a file written by save, or a "
+            f"pretrained model: {', '.join(PRETRAINED)})."
+        )
     try:
         model = load_model(path, device=device)
     except ValueError as error:
@@ -520,7 +530,8 @@ def _add_prediction_options(parser, thermo: bool) -> None:
         "--model",
         required=True,
         metavar="FILE",
-        help="a model file written by save() or `dos-estimators fit`",
+        help="a model file written by save() or `dos-estimators fit`, or the name of a "
+        "pretrained model: phonon",
     )
     parser.add_argument(
         "--frequencies",

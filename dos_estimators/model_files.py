@@ -309,7 +309,7 @@ def _member_tensors(module: torch.nn.Module, prefix: str):
     return tensors, aliases
 
 
-def save_model(estimator, path) -> None:
+def save_model(estimator, path, *, notes=None) -> None:
     """Write a fitted regressor to one safetensors file at ``path``.
 
     Prefer :meth:`DOSRegressorBase.save <dos_estimators.estimators.DOSRegressorBase.save>`,
@@ -323,6 +323,10 @@ E3NNDOSRegressor or DOSVectorRegressor
     path : str or os.PathLike
         The file to write (replaced if it exists); nothing else is written. The
         suffix ``.safetensors`` lets safetensors tools recognise it.
+    notes : dict, optional
+        JSON values kept with the model and covered by its checksum: how it was made
+        (the command, the data), its measured accuracy. Read back with
+        :func:`read_notes`.
 
     Raises
     ------
@@ -363,6 +367,10 @@ E3NNDOSRegressor or DOSVectorRegressor
             "in_features": _in_features(estimator),
             "members": [],
         }
+        if notes is not None:
+            if not isinstance(notes, dict):
+                raise _NotStorable(f"notes must be a dict, got {_describe(notes)}")
+            document["notes"] = _encode(notes, "notes")
         tensors = {}
         for i, net in enumerate(estimator.nets_):
             weights, aliases = _member_tensors(net.module_, f"nets.{i}.")
@@ -385,6 +393,31 @@ E3NNDOSRegressor or DOSVectorRegressor
 
 
 # -- loading -------------------------------------------------------------------------------
+def read_notes(path) -> dict:
+    """The notes saved with a model (``save_model(..., notes=)``), after the file's checks.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    dict
+        Empty if the model was saved without notes.
+
+    Raises
+    ------
+    ValueError
+        As :func:`load_model`, for a file that is not an intact model file.
+    """
+    source = f"model file {os.fspath(path)!r}"
+    document, _ = _verified_document(Path(path).read_bytes(), source)
+    try:
+        return _decode(document.get("notes", {"__dict__": {}}))
+    except (TypeError, ValueError, AttributeError, RecursionError) as err:
+        raise ValueError(f"{source} is corrupted: malformed notes ({err}).") from None
+
+
 def _verified_document(blob: bytes, source: str):
     """The estimator JSON of a model file, after every integrity check, and who wrote it."""
     metadata, table, data = _split(blob, source)
@@ -557,4 +590,4 @@ def _rebuild_member(estimator, i: int, member: dict, tensors: dict, in_features:
     return net
 
 
-__all__ = ["ESTIMATORS", "FORMAT", "FORMAT_VERSION", "load_model", "save_model"]
+__all__ = ["ESTIMATORS", "FORMAT", "FORMAT_VERSION", "load_model", "read_notes", "save_model"]

@@ -501,3 +501,20 @@ def test_json_values_come_back_with_their_type(value):
         np.testing.assert_array_equal(back, value)
     else:
         assert back == value
+
+
+def test_notes_are_kept_and_signed(data, tmp_path):
+    from dos_estimators.model_files import read_notes
+
+    structures, y = data
+    model = build("dostransformer").fit(structures, y)
+    notes = {"command": "python make.py --seed 0", "held_out": {"mse_x10": 0.2}, "ids": ["a"]}
+    model.save(tmp_path / "noted.safetensors", notes=notes)
+    assert read_notes(tmp_path / "noted.safetensors") == notes
+    model.save(tmp_path / "plain.safetensors")
+    assert read_notes(tmp_path / "plain.safetensors") == {}
+    with pytest.raises(ValueError, match="notes must be a dict"):
+        model.save(tmp_path / "bad.safetensors", notes=["not", "a", "dict"])
+    with pytest.raises(ValueError, match="notes"):
+        model.save(tmp_path / "bad.safetensors", notes={"model": model})
+    assert not (tmp_path / "bad.safetensors").exists()

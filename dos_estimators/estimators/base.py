@@ -600,7 +600,7 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
         self._check_return_std(return_std)
         return self._predict_inputs(self._inputs(X), return_std=return_std)
 
-    def save(self, path) -> None:
+    def save(self, path, *, notes=None) -> None:
         """Write the fitted model to one file, without pickle.
 
         Reload it with :func:`dos_estimators.load_model`. The file (safetensors, with the
@@ -611,6 +611,9 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
         ----------
         path : str or os.PathLike
             The file to write, e.g. ``"model.safetensors"``; replaced if it exists.
+        notes : dict, optional
+            JSON values kept with the model (how it was made, what it scored); read them
+            back with :func:`dos_estimators.model_files.read_notes`.
 
         Raises
         ------
@@ -622,7 +625,7 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
         """
         from ..model_files import save_model
 
-        save_model(self, path)
+        save_model(self, path, notes=notes)
 
     def score(self, X, y, sample_weight=None) -> float:
         """Pooled R² over every crystal and energy, not the paper's per-crystal R².

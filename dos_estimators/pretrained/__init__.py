@@ -1,0 +1,98 @@
+"""Models trained by the package's authors and shipped inside it, ready to predict.
+
+``load("phonon")`` gives a fitted :class:`~dos_estimators.DOSTransformerRegressor`
+ensemble trained on all 1,521 crystals of the DFPT phonon DOS set; it predicts the
+max-scaled phonon DOS on 51 frequencies from 0 to 1000 cm⁻¹, with the ensemble's
+spread (``predict(X, return_std=True)``). Its card — data, recipe, the command that
+rebuilt it, held-out accuracy of the same recipe — is ``card("phonon")`` and
+``docs/pretrained.md``.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+PRETRAINED = {"phonon": "phonon.safetensors"}
+"""Names accepted by :func:`load`, and the file each is shipped in."""
+
+
+def available() -> list[str]:
+    """Names of the pretrained models this installation holds."""
+    return [name for name in PRETRAINED if _file(name).is_file()]
+
+
+def _file(name: str) -> Path:
+    return Path(str(resources.files(__name__).joinpath(PRETRAINED[name])))
+
+
+def path(name: str = "phonon") -> Path:
+    """The model file of the pretrained model ``name``.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not one of :data:`PRETRAINED`.
+    FileNotFoundError
+        If this installation lacks the file (a source tree without it).
+    """
+    if name not in PRETRAINED:
+        raise ValueError(
+            f"no pretrained model called {name!r}; the pretrained models are "
+            f"{', '.join(PRETRAINED)}."
+        )
+    file = _file(name)
+    if not file.is_file():
+        raise FileNotFoundError(
+            f"the pretrained model {name!r} is missing from this installation ({file}); "
+            "reinstall dos_estimators, or rebuild it with benchmarks/pretrained.py."
+        )
+    return file
+
+
+def load(name: str = "phonon", *, device=None):
+    """Load the pretrained model ``name``.
+
+    Parameters
+    ----------
+    name : {"phonon"}, default="phonon"
+    device : str, optional
+        Torch device of the networks (default: the CPU).
+
+    Returns
+    -------
+    DOSTransformerRegressor
+        Fitted; ``predict``, ``predict(X, return_std=True)``, ``score`` and
+        ``fine_tune`` work.
+
+    Examples
+    --------
+    >>> from pymatgen.core import Lattice, Structure
+    >>> from dos_estimators import pretrained
+    >>> model = pretrained.load("phonon")
+    >>> nacl = Structure(Lattice.cubic(5.64), ["Na"] * 4 + ["Cl"] * 4,
+    ...     [[0, 0, 0], [0, .5, .5], [.5, 0, .5], [.5, .5, 0],
+    ...      [.5, .5, .5], [.5, 0, 0], [0, .5, 0], [0, 0, .5]])
+    >>> mean, std = model.predict([nacl], return_std=True)
+    >>> mean.shape, std.shape, float(model.energies_[-1])
+    ((1, 51), (1, 51), 1000.0)
+    """
+    from ..model_files import load_model
+
+    return load_model(path(name), device=device)
+
+
+def card(name: str = "phonon") -> dict:
+    """What the pretrained model ``name`` is: data, recipe, command, measured accuracy.
+
+    Returns
+    -------
+    dict
+        The notes saved with the model file.
+    """
+    from ..model_files import read_notes
+
+    return read_notes(path(name))
+
+
+__all__ = ["PRETRAINED", "available", "card", "load", "path"]
