@@ -772,3 +772,20 @@ def test_fine_tune_rejects_bad_input(cubic_model):
         model.fine_tune(X_new, y_new, lr=-1e-3)
     with pytest.raises(ValueError, match="Sample 1"):
         model.fine_tune([X_new[0], "not a crystal"], y_new)
+
+
+def test_fits_are_bit_identical_at_two_threads_and_leave_torch_as_they_found_it():
+    X, y = tiny_dataset()
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        first = tiny_transformer(max_epochs=4).fit(X, y)
+        second = tiny_transformer(max_epochs=4).fit(X, y)
+        np.testing.assert_array_equal(first.predict(X), second.predict(X))
+        for a, b in zip(
+            first.net_.module_.parameters(), second.net_.module_.parameters(), strict=True
+        ):
+            assert torch.equal(a, b)
+    finally:
+        torch.set_num_threads(previous)
+    assert not torch.are_deterministic_algorithms_enabled()
