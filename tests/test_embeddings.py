@@ -19,9 +19,9 @@ from dos_estimators.embeddings import (
     NodeFeatureUnion,
     VAEAtomEmbedding,
     site_descriptors,
-    structure_key,
 )
 from dos_estimators.features import element_table
+from dos_estimators.structures import structure_key
 
 
 class CoordinationEmbedding:

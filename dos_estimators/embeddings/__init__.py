@@ -14,7 +14,6 @@ from ._base import (
     NodeFeatureUnion,
     check_node_features,
     is_table,
-    structure_key,
 )
 from ._chgnet import CHGNetAtomEmbedding
 from ._contrastive import ContrastiveAtomEmbedding
@@ -33,5 +32,4 @@ __all__ = [
     "check_node_features",
     "is_table",
     "site_descriptors",
-    "structure_key",
 ]

@@ -15,7 +15,6 @@ the structures passed to their own ``fit``, never on the ones they predict for.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -25,6 +24,7 @@ from sklearn.base import BaseEstimator
 
 from ..features import NODE_FEATURES, element_table
 from ..featurizers import unfitted_copy
+from ..structures import structure_key
 
 # name -> (module, class) of the package's embeddings reachable by a string.
 EMBEDDINGS = {
@@ -39,19 +39,6 @@ def embedding_class(name: str) -> type:
     """The embedding class called ``name`` (one of :data:`EMBEDDINGS`)."""
     module, attribute = EMBEDDINGS[name]
     return getattr(importlib.import_module(module, __package__), attribute)
-
-
-def structure_key(structure) -> str:
-    """A content key of one structure: its species, lattice and fractional coordinates.
-
-    Two structures with the same key are the same crystal to the last bit, whatever
-    Python objects hold them.
-    """
-    digest = hashlib.blake2b(digest_size=16)
-    digest.update(np.asarray(structure.atomic_numbers, dtype=np.int64).tobytes())
-    digest.update(np.ascontiguousarray(structure.lattice.matrix, dtype=np.float64).tobytes())
-    digest.update(np.ascontiguousarray(structure.frac_coords, dtype=np.float64).tobytes())
-    return digest.hexdigest()
 
 
 class FeatureCache:
