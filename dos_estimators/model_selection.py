@@ -132,7 +132,25 @@ def _check_symprec(symprec) -> float:
     return float(symprec)
 
 
-class ElementBalancedSplit(BaseCrossValidator):
+class _RepeatedSplit(BaseCrossValidator):
+    """A splitter that draws ``n_splits`` random folds."""
+
+    def get_n_splits(self, X=None, y=None, groups=None):
+        """Number of splits, ``n_splits``.
+
+        Parameters
+        ----------
+        X, y, groups : object
+            Ignored; present for the scikit-learn signature.
+
+        Returns
+        -------
+        int
+        """
+        return self.n_splits
+
+
+class ElementBalancedSplit(_RepeatedSplit):
     """Random held-out parts in which every element keeps its share and is seen in training.
 
     Each split holds out ``test_size`` of the crystals such that
@@ -218,20 +236,6 @@ class ElementBalancedSplit(BaseCrossValidator):
                 f"test_size={size} of {n_samples} crystals leaves no crystal for training."
             )
         return n_test
-
-    def get_n_splits(self, X=None, y=None, groups=None):
-        """Number of splits, ``n_splits``.
-
-        Parameters
-        ----------
-        X, y, groups : object
-            Ignored; present for the scikit-learn signature.
-
-        Returns
-        -------
-        int
-        """
-        return self.n_splits
 
     def split(self, X, y=None, groups=None):
         """Yield training and held-out indices, ``n_splits`` times.
@@ -618,7 +622,7 @@ def reduced_formulas(X) -> np.ndarray:
     return np.array([s.composition.reduced_formula for s in structures], dtype=object)
 
 
-class FormulaGroupSplit(BaseCrossValidator):
+class FormulaGroupSplit(_RepeatedSplit):
     """Random held-out parts in which no reduced formula is on both sides.
 
     Like a seeded random split, but by formula: every crystal of a formula (its
@@ -649,20 +653,6 @@ class FormulaGroupSplit(BaseCrossValidator):
         self.n_splits = n_splits
         self.test_size = test_size
         self.random_state = random_state
-
-    def get_n_splits(self, X=None, y=None, groups=None):
-        """Number of splits: ``n_splits``.
-
-        Parameters
-        ----------
-        X, y, groups : object
-            Ignored; present for the scikit-learn signature.
-
-        Returns
-        -------
-        int
-        """
-        return self.n_splits
 
     def split(self, X, y=None, groups=None):
         """Yield (train, test) index arrays, each formula on one side only.

@@ -5,12 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.base import BaseEstimator
-from sklearn.utils.validation import check_is_fitted
 from torch import nn
 from torch_geometric.utils import scatter
 
-from ._sites import Standardizer, seeded_from, site_descriptors, train_module
+from ._sites import SiteEmbedding
 
 
 def _mlp(n_in: int, hidden: int, n_out: int) -> nn.Sequential:
@@ -40,7 +38,7 @@ class _Contrastive(nn.Module):
         return 0.5 * (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels))
 
 
-class ContrastiveAtomEmbedding(BaseEstimator):
+class ContrastiveAtomEmbedding(SiteEmbedding):
     """Per-site embeddings from a site encoder trained to match each crystal to its DOS.
 
     As in Mat2Spec (Kong et al., Nat. Commun. 13, 949, 2022), a structure encoder
@@ -117,19 +115,13 @@ class ContrastiveAtomEmbedding(BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _descriptors(self, structures):
-        return site_descriptors(structures, self.table, self.cutoff, self.n_bins)
-
     def fit(self, structures, y=None):
         """Train both encoders on ``structures`` and their DOS ``y`` ``(n_samples, n_energies)``."""
         if y is None:
             raise ValueError(
                 "ContrastiveAtomEmbedding learns from the DOS: fit(structures, y) needs y."
             )
-        for name in ("latent_dim", "projection_dim", "hidden", "max_epochs", "batch_size"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, np.integer)) and value >= 1):
-                raise ValueError(f"{name} must be an integer of at least 1, got {value!r}.")
+        self._check_integers("latent_dim", "projection_dim")
         if not self.temperature > 0:
             raise ValueError(f"temperature must be a number > 0, got {self.temperature!r}.")
         Y = np.asarray(y, dtype=np.float32)
@@ -140,47 +132,34 @@ class ContrastiveAtomEmbedding(BaseEstimator):
             )
         if len(structures) < 2:
             raise ValueError("ContrastiveAtomEmbedding needs at least 2 crystals to contrast.")
-        descriptors = self._descriptors(structures)
-        self.scaler_ = Standardizer().fit(descriptors)
-        per_crystal = [torch.from_numpy(d) for d in self.scaler_.transform(descriptors)]
+        per_crystal = self._scaled_sites(structures, fitting=True)
         scale = Y.max(axis=1, keepdims=True)
         dos = torch.from_numpy(Y / np.where(scale > 0, scale, 1.0))
 
         def batch_loss(batch):
-            sites = torch.cat([per_crystal[i] for i in batch.tolist()])
-            counts = torch.tensor([len(per_crystal[i]) for i in batch.tolist()])
+            chosen = [per_crystal[i] for i in batch.tolist()]
+            counts = torch.tensor([len(sites) for sites in chosen])
             owner = torch.repeat_interleave(torch.arange(len(batch)), counts)
-            return self.module_.loss(sites, owner, len(batch), dos[batch], self.temperature)
+            return self.module_.loss(
+                torch.cat(chosen), owner, len(batch), dos[batch], self.temperature
+            )
 
-        with seeded_from(self.random_state):
-            self.module_ = _Contrastive(
+        self._train(
+            lambda: _Contrastive(
                 per_crystal[0].shape[1],
                 Y.shape[1],
                 self.hidden,
                 self.latent_dim,
                 self.projection_dim,
-            )
-            self.history_ = train_module(
-                self.module_,
-                batch_loss,
-                len(structures),
-                epochs=self.max_epochs,
-                batch_size=self.batch_size,
-                lr=self.lr,
-                random_state=self.random_state,
-                verbose=self.verbose,
-                desc="contrastive",
-            )
+            ),
+            batch_loss,
+            len(structures),
+            "contrastive",
+        )
         return self
 
-    def transform(self, structures) -> list[np.ndarray]:
-        """Each site's encoder output: a list of ``(n_atoms, latent_dim)`` arrays."""
-        check_is_fitted(self, "module_")
-        with torch.no_grad():
-            return [
-                self.module_.sites(torch.from_numpy(sites)).numpy()
-                for sites in self.scaler_.transform(self._descriptors(structures))
-            ]
+    def _encode_sites(self, sites):
+        return self.module_.sites(sites)
 
     def _module_from_state(self, weights):
         """Both encoders with ``weights`` (a state dict), for loading a model file."""

@@ -6,7 +6,9 @@ from contextlib import contextmanager
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
 
 from ..features import element_table
 from ._base import CACHE
@@ -134,3 +136,57 @@ def seeded_from(random_state):
     """A context in which torch draws from a seed taken from ``random_state``."""
     seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
     return _seeded(seed)
+
+
+class SiteEmbedding(BaseEstimator):
+    """What the learned embeddings share: site descriptors, their scaling, the training.
+
+    Subclasses list their parameters in ``__init__`` (those used here: ``hidden``,
+    ``max_epochs``, ``batch_size``, ``lr``, ``table``, ``cutoff``, ``n_bins``,
+    ``random_state``, ``verbose``), and build and train ``module_`` in ``fit``
+    through :meth:`_scaled_sites` and :meth:`_train`.
+    """
+
+    _INTEGERS = ("hidden", "max_epochs", "batch_size", "n_bins")
+
+    def _check_integers(self, *names):
+        for name in (*self._INTEGERS, *names):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, np.integer)) and value >= 1):
+                raise ValueError(f"{name} must be an integer of at least 1, got {value!r}.")
+
+    def _scaled_sites(self, structures, fitting: bool) -> list[torch.Tensor]:
+        """Standardised site descriptors per structure; with ``fitting``, the scaler is learned."""
+        descriptors = site_descriptors(structures, self.table, self.cutoff, self.n_bins)
+        if fitting:
+            self.scaler_ = Standardizer().fit(descriptors)
+        return [torch.from_numpy(d) for d in self.scaler_.transform(descriptors)]
+
+    def _train(self, build, batch_loss, n_items, desc):
+        """Build ``module_`` with ``build()`` and train it, both seeded by ``random_state``."""
+        with seeded_from(self.random_state):
+            self.module_ = build()
+            self.history_ = train_module(
+                self.module_,
+                batch_loss,
+                n_items,
+                epochs=self.max_epochs,
+                batch_size=self.batch_size,
+                lr=self.lr,
+                random_state=self.random_state,
+                verbose=self.verbose,
+                desc=desc,
+            )
+
+    def _encode_sites(self, sites: torch.Tensor) -> torch.Tensor:
+        """Per-site embeddings of standardised descriptors ``[n_atoms, D]``."""
+        raise NotImplementedError
+
+    def transform(self, structures) -> list[np.ndarray]:
+        """Each site's embedding: a list of ``(n_atoms, latent_dim)`` arrays."""
+        check_is_fitted(self, "module_")
+        with torch.no_grad():
+            return [
+                self._encode_sites(sites).numpy()
+                for sites in self._scaled_sites(structures, fitting=False)
+            ]

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
 import torch
-from sklearn.base import BaseEstimator
-from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from ._sites import Standardizer, seeded_from, site_descriptors, train_module
+from ._sites import SiteEmbedding
 
 
 class _VAE(nn.Module):
@@ -33,7 +30,7 @@ class _VAE(nn.Module):
         return (reconstruction + beta * kl).mean()
 
 
-class VAEAtomEmbedding(BaseEstimator):
+class VAEAtomEmbedding(SiteEmbedding):
     """Per-site embeddings: the latent mean of a VAE over site descriptors.
 
     Each site is described by its element, a radial histogram of its neighbours and
@@ -106,44 +103,22 @@ class VAEAtomEmbedding(BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _descriptors(self, structures):
-        return site_descriptors(structures, self.table, self.cutoff, self.n_bins)
-
     def fit(self, structures, y=None):
         """Train the auto-encoder on every site of ``structures``."""
-        for name in ("latent_dim", "hidden", "max_epochs", "batch_size", "n_bins"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, np.integer)) and value >= 1):
-                raise ValueError(f"{name} must be an integer of at least 1, got {value!r}.")
+        self._check_integers("latent_dim")
         if not self.beta >= 0:
             raise ValueError(f"beta must be a number ≥ 0, got {self.beta!r}.")
-        descriptors = self._descriptors(structures)
-        self.scaler_ = Standardizer().fit(descriptors)
-        sites = torch.from_numpy(np.concatenate(self.scaler_.transform(descriptors)))
-        with seeded_from(self.random_state):
-            self.module_ = _VAE(sites.shape[1], self.hidden, self.latent_dim)
-            self.history_ = train_module(
-                self.module_,
-                lambda batch: self.module_.loss(sites[batch], self.beta),
-                len(sites),
-                epochs=self.max_epochs,
-                batch_size=self.batch_size,
-                lr=self.lr,
-                random_state=self.random_state,
-                verbose=self.verbose,
-                desc="VAE",
-            )
+        sites = torch.cat(self._scaled_sites(structures, fitting=True))
+        self._train(
+            lambda: _VAE(sites.shape[1], self.hidden, self.latent_dim),
+            lambda batch: self.module_.loss(sites[batch], self.beta),
+            len(sites),
+            "VAE",
+        )
         return self
 
-    def transform(self, structures) -> list[np.ndarray]:
-        """Each site's latent mean: a list of ``(n_atoms, latent_dim)`` arrays."""
-        check_is_fitted(self, "module_")
-        out = []
-        with torch.no_grad():
-            for sites in self.scaler_.transform(self._descriptors(structures)):
-                mean, _ = self.module_.encode(torch.from_numpy(sites))
-                out.append(mean.numpy())
-        return out
+    def _encode_sites(self, sites):
+        return self.module_.encode(sites)[0]
 
     def _module_from_state(self, weights):
         """The auto-encoder with ``weights`` (a state dict), for loading a model file."""
