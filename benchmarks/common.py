@@ -24,6 +24,7 @@ from dos_estimators import (
     tree_reference,
 )
 from dos_estimators.estimators import DOSRegressorBase
+from dos_estimators.metrics import spread_error_correlation
 from dos_estimators.model_selection import (
     CrystalSystemSplit,
     SpeciesCountSplit,
@@ -109,8 +110,15 @@ def run_row(key, model, split):
     else:
         model.fit(X_train, y_train)
     fit_time = time.perf_counter() - start
-    y_pred = model.predict(X_test)
+    ensemble = isinstance(model, DOSRegressorBase) and len(model.nets_) >= 2
+    if ensemble:
+        y_pred, y_std = model.predict(X_test, return_std=True)
+    else:
+        y_pred = model.predict(X_test)
     row = {"model": key, "test": dos_report(y_test, y_pred), "fit_seconds": fit_time}
+    if ensemble:
+        # How well the members' spread ranks the crystals' errors (Spearman's rho).
+        row["spread_error_spearman"] = spread_error_correlation(y_test, y_pred, y_std)
     row["predict_structures_per_second"] = throughput(model, X_test)
     if isinstance(model, DOSRegressorBase):
         durations = [d for net in model.nets_ for d in net.history[:, "dur"]]

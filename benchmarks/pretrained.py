@@ -30,6 +30,8 @@ import dos_estimators
 from dos_estimators import DOSTransformerRegressor, dos_report
 from dos_estimators.datasets import load_phonon_dos
 from dos_estimators.datasets._phonon import PHONON_DOS
+from dos_estimators.metrics import spread_error_correlation
+from dos_estimators.plotting import plot_spread_calibration
 
 # The best configuration the package has (docs/embeddings.md), with the defaults for the rest.
 CONFIG = {"node_features": ["magpie", "chgnet"]}
@@ -45,6 +47,12 @@ def parse_args(argv=None):
     parser.add_argument("--held-out", action="store_true", help="also score the recipe on 90/10")
     parser.add_argument("--data-home")
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument(
+        "--figure",
+        type=Path,
+        default=Path("docs/images/pretrained_spread.png"),
+        help="spread-against-error plot of the held-out crystals (with --held-out)",
+    )
     return parser.parse_args(argv)
 
 
@@ -88,13 +96,15 @@ def main(argv=None):
             [data.structures[i] for i in train], data.dos[train], energies=data.energies
         )
         seconds = time.perf_counter() - start
-        predicted = model.predict([data.structures[i] for i in test])
+        predicted, spread = model.predict([data.structures[i] for i in test], return_std=True)
         notes["held_out"] = {
             "split": "train_test_split(test_size=0.1, random_state=seed) of the 1,521 crystals",
             "n_test": len(test),
             "fit_seconds": seconds,
             **dos_report(data.dos[test], predicted),
+            "spread_error_spearman": spread_error_correlation(data.dos[test], predicted, spread),
         }
+        plot_spread_calibration(data.dos[test], predicted, spread, args.figure)
         print("held out:", json.dumps(notes["held_out"], indent=1), flush=True)
     start = time.perf_counter()
     model = DOSTransformerRegressor(**params).fit(data.structures, data.dos, energies=data.energies)

@@ -34,6 +34,7 @@ __all__ = [
     "r2_pooled",
     "r2_per_crystal",
     "dos_report",
+    "spread_error_correlation",
     "get_scorer",
     "SCORERS",
     "dos_r2_per_crystal_scorer",
@@ -283,6 +284,45 @@ def dos_report(y_true, y_pred) -> dict[str, float]:
         "r2_per_crystal": r2_per_crystal(y_true, y_pred),
         "r2_pooled": r2_pooled(y_true, y_pred),
     }
+
+
+def spread_error_correlation(y_true, y_pred, y_std) -> float:
+    """How well an ensemble's spread ranks its errors: Spearman's ρ over crystals.
+
+    Each crystal's error is its RMSE over the grid and its spread the mean over the
+    grid of the members' standard deviation (``predict(X, return_std=True)``). ρ = 1:
+    the crystals the ensemble is least sure of are exactly those it gets most wrong;
+    ρ = 0: the spread says nothing about the error.
+
+    Parameters
+    ----------
+    y_true, y_pred, y_std : array-like of shape (n_samples, n_energies)
+        At least 2 crystals.
+
+    Returns
+    -------
+    float
+        NaN if every crystal has the same spread or the same error.
+
+    Examples
+    --------
+    >>> y_true = [[0.0, 1.0], [0.0, 1.0], [0.0, 1.0]]
+    >>> y_pred = [[0.1, 1.0], [0.3, 1.0], [0.2, 1.0]]
+    >>> y_std = [[0.05, 0.0], [0.2, 0.1], [0.1, 0.0]]
+    >>> float(spread_error_correlation(y_true, y_pred, y_std))
+    1.0
+    """
+    from scipy.stats import spearmanr
+
+    y_true, y_pred = _check_rows(y_true, y_pred)
+    _, y_std = _check_rows(y_true, y_std)
+    if len(y_true) < 2:
+        raise ValueError("spread_error_correlation needs at least 2 crystals.")
+    errors = np.sqrt(np.mean((y_pred - y_true) ** 2, axis=1))
+    spreads = y_std.mean(axis=1)
+    if np.ptp(errors) == 0 or np.ptp(spreads) == 0:
+        return float("nan")
+    return float(spearmanr(spreads, errors).statistic)
 
 
 dos_r2_per_crystal_scorer = make_scorer(r2_per_crystal)

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 
 from .metrics import mae, mse, r2_pooled
 
-__all__ = ["plot_dos", "plot_error_by_energy", "plot_parity"]
+__all__ = ["plot_dos", "plot_error_by_energy", "plot_parity", "plot_spread_calibration"]
 
 MAX_PANELS = 12
 """Default number of crystals :func:`plot_dos` draws, one panel each."""
@@ -277,6 +277,48 @@ def plot_parity(y_true, y_pred, path=None, kind="auto") -> Figure:
     ax.set_xlabel("true DOS")
     ax.set_ylabel("predicted DOS")
     ax.set_title(f"MSE = {mse(true, pred):.3g}, R² = {r2_pooled(true, pred):.3g}")
+    return _save(figure, path)
+
+
+def plot_spread_calibration(y_true, y_pred, y_std, path=None) -> Figure:
+    """Each crystal's ensemble spread against its error, with Spearman's ρ in the title.
+
+    Parameters
+    ----------
+    y_true, y_pred, y_std : array-like of shape (n_samples, n_energies)
+        True DOS, the ensemble's mean and its standard deviation
+        (``predict(X, return_std=True)``).
+    path : str or os.PathLike, optional
+        Also save the figure there.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes: per crystal, the mean spread over the grid (x) and the RMSE (y).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> y_true = rng.random((20, 51))
+    >>> y_std = 0.1 * rng.random((20, 1)) * np.ones((1, 51))
+    >>> figure = plot_spread_calibration(y_true, y_true + y_std, y_std)
+    >>> figure.axes[0].get_title()
+    'Spearman ρ = 1.00 over 20 crystals'
+    """
+    from .metrics import spread_error_correlation
+
+    true, pred = _check_pair(y_true, y_pred)
+    _, std = _check_pair(y_true, y_std)
+    errors = np.sqrt(np.mean((pred - true) ** 2, axis=1))
+    spreads = std.mean(axis=1)
+    rho = spread_error_correlation(true, pred, std)
+    figure = Figure(figsize=(4.2, 4.0), layout="constrained")
+    ax = figure.subplots()
+    ax.scatter(spreads, errors, s=8, alpha=0.6, linewidths=0)
+    ax.set_xlabel("ensemble spread (mean std over the grid)")
+    ax.set_ylabel("error (RMSE over the grid)")
+    ax.set_title(f"Spearman ρ = {rho:.2f} over {len(true)} crystals")
     return _save(figure, path)
 
 

@@ -300,3 +300,20 @@ def test_get_scorer_falls_back_to_sklearn(regression_data):
     assert scorer(model, X, Y) == pytest.approx(-np.mean(np.abs(Y - model.predict(X))))
     with pytest.raises(ValueError):
         get_scorer("no_such_scorer")
+
+
+def test_spread_error_correlation_ranks_crystals():
+    from dos_estimators.metrics import spread_error_correlation
+
+    rng = np.random.default_rng(0)
+    y_true = rng.random((30, 11))
+    noise = rng.random(30)
+    y_pred = y_true + noise[:, None]
+    assert spread_error_correlation(y_true, y_pred, np.repeat(noise[:, None], 11, 1)) == 1.0
+    reverse = np.repeat(-noise[:, None], 11, 1) + 2
+    assert spread_error_correlation(y_true, y_pred, reverse) == -1.0
+    assert np.isnan(spread_error_correlation(y_true, y_pred, np.ones((30, 11))))
+    with pytest.raises(ValueError, match="at least 2 crystals"):
+        spread_error_correlation(y_true[:1], y_pred[:1], y_true[:1])
+    with pytest.raises(ValueError, match="different shapes"):
+        spread_error_correlation(y_true, y_pred, y_true[:, :5])

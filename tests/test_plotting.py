@@ -143,3 +143,14 @@ def test_bad_input_raises_a_value_error_naming_the_argument(case):
     call, message = BAD_DOS_CALLS[case]
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_spread_calibration_plot(tmp_path):
+    from dos_estimators.plotting import plot_spread_calibration
+
+    rng = np.random.default_rng(1)
+    y_true = rng.random((12, 51))
+    std = rng.random((12, 51))
+    figure = plot_spread_calibration(y_true, y_true + std, std, tmp_path / "spread.png")
+    assert len(figure.axes[0].collections[0].get_offsets()) == 12
+    assert (tmp_path / "spread.png").read_bytes().startswith(b"\x89PNG")
