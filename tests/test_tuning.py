@@ -2,9 +2,13 @@
 
 The DOS regressor appears only in small tests on :func:`conftest.tiny_dataset`; searches
 that run in several processes tune :class:`ToyRidge`, a closed-form ridge regression
-whose ``fit`` can be slowed down or made to hang.
+whose ``fit`` can be slowed down or made to hang. The tests of shared studies run on
+SQLite, on a journal file and on PostgreSQL; the last need a server, named by the
+environment variable ``DOS_ESTIMATORS_TEST_POSTGRES`` (``.ci/run`` starts one), and skip
+without it, except in CI (``CI`` set), where they fail.
 """
 
+import contextlib
 import json
 import os
 import pickle
@@ -12,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -356,10 +361,73 @@ def test_exceptions_stop_the_search_unless_caught():
 
 # -- storages: continuing, several workers, killed workers ---------------------------------
 
+POSTGRES_ENV = "DOS_ESTIMATORS_TEST_POSTGRES"
+"""Environment variable with the URL of a PostgreSQL database for the tests of shared studies.
 
-@pytest.mark.parametrize("kind", ["sqlite", "journal"])
-def test_rerun_continues_the_study(tmp_path, kind):
-    storage = f"sqlite:///{tmp_path / 'study.db'}" if kind == "sqlite" else tmp_path / "j.log"
+E.g. ``postgresql+psycopg2://postgres@localhost:54329/dos_estimators_test``; ``.ci/run`` starts
+a throwaway server and sets it. Each test makes a study of its own, with a fresh name, in that
+database, and deletes it afterwards.
+"""
+
+STORAGE_KINDS = ["sqlite", "journal", "postgresql"]
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def postgres_url() -> str:
+    """The test database's URL; skips the test without one, but fails it in CI."""
+    url = os.environ.get(POSTGRES_ENV, "").strip()
+    if url:
+        return url
+    reason = (
+        f"needs a PostgreSQL server: set {POSTGRES_ENV} to a postgresql:// URL of a database "
+        "the tests may create tables in (e.g. postgresql+psycopg2://postgres@localhost:54329/"
+        "dos_estimators_test); .ci/run starts a server and sets it"
+    )
+    if in_ci():
+        pytest.fail(f"{reason}. CI is set, and tests that need the server never skip in CI.")
+    pytest.skip(reason)
+
+
+class SharedStorage(SimpleNamespace):
+    """Where a test's shared study lives: ``kind``, ``storage`` (as ``tune`` takes it) and
+    ``study_name`` (fresh for each test, so that runs on a database server never collide)."""
+
+    def optuna_storage(self):
+        if self.kind == "journal":
+            backend = optuna.storages.journal.JournalFileBackend(self.storage)
+            return optuna.storages.JournalStorage(backend)
+        return optuna.storages.RDBStorage(self.storage)
+
+    def load_study(self):
+        return optuna.load_study(study_name=self.study_name, storage=self.optuna_storage())
+
+
+@pytest.fixture
+def shared(request, tmp_path):
+    """The storage named by the test's ``shared`` parameter, with a study name of its own."""
+    kind = request.param
+    storage = {
+        "sqlite": lambda: f"sqlite:///{tmp_path / 'shared.db'}",
+        "journal": lambda: str(tmp_path / "shared.log"),
+        "postgresql": postgres_url,
+    }[kind]()
+    study_name = f"{request.node.originalname}-{uuid.uuid4().hex[:12]}"
+    yield SharedStorage(kind=kind, storage=storage, study_name=study_name)
+    if kind == "postgresql":
+        # The database outlives the test: leave it as it was.
+        with contextlib.suppress(KeyError):
+            optuna.delete_study(study_name=study_name, storage=storage)
+
+
+def with_each_storage(kinds=STORAGE_KINDS):
+    return pytest.mark.parametrize("shared", kinds, indirect=True)
+
+
+@with_each_storage()
+def test_rerun_continues_the_study(shared):
     X, y = toy_problem()
 
     def run(n_trials, seed):
@@ -370,8 +438,8 @@ def test_rerun_continues_the_study(tmp_path, kind):
             y,
             cv=2,
             n_trials=n_trials,
-            storage=storage,
-            study_name="continued",
+            storage=shared.storage,
+            study_name=shared.study_name,
             random_state=seed,
             refit=False,
         ).study_.trials
@@ -381,7 +449,7 @@ def test_rerun_continues_the_study(tmp_path, kind):
     assert len(first) == 3 and len(second) == 5
     assert [(t.params, t.value) for t in second[:3]] == [(t.params, t.value) for t in first]
     assert len(run(5, seed=2)) == 5  # the study has its five trials: nothing more to do
-    if kind == "journal":
+    if shared.kind == "journal":
         # Every trial beat a heartbeat into the journal while it ran.
         assert all("dos_estimators:heartbeat" in t.system_attrs for t in second)
 
@@ -431,11 +499,11 @@ class Worker:
                 raise AssertionError(f"worker created none of {paths} in {timeout} s")
             time.sleep(0.02)
 
-    def start(self, *, storage, study_name, n_trials, seed, delay=0.0, hang_file=None):
+    def start(self, shared, *, n_trials, seed, delay=0.0, hang_file=None):
         """Wait until the worker has imported everything, then hand it its job."""
         self.wait_for(self.job_file.with_suffix(".ready"))
-        job = dict(storage=storage, study_name=study_name, n_trials=n_trials, seed=seed)
-        job.update(delay=delay, hang_file=None if hang_file is None else str(hang_file))
+        job = dict(storage=shared.storage, study_name=shared.study_name, n_trials=n_trials)
+        job.update(seed=seed, delay=delay, hang_file=None if hang_file is None else str(hang_file))
         partial = self.job_file.with_suffix(".partial")
         partial.write_text(json.dumps(job))
         partial.rename(self.job_file)
@@ -447,9 +515,18 @@ class Worker:
 
 @pytest.fixture(scope="module", autouse=True)
 def workers(tmp_path_factory):
-    """Two worker processes, started when this module's tests begin, for the last tests."""
+    """Worker processes, started when this module's tests begin, for the last tests.
+
+    One ``("sharing", kind)`` and one ``("doomed", kind)`` per storage kind; none for
+    PostgreSQL without a server to run its tests on.
+    """
     folder = tmp_path_factory.mktemp("workers")
-    started = {name: Worker(folder, name) for name in ("sharing", "doomed")}
+    kinds = [k for k in STORAGE_KINDS if k != "postgresql" or os.environ.get(POSTGRES_ENV)]
+    started = {
+        (role, kind): Worker(folder, f"{role}-{kind}")
+        for kind in kinds
+        for role in ("sharing", "doomed")
+    }
     yield started
     for worker in started.values():
         if worker.process.poll() is None:
@@ -457,13 +534,19 @@ def workers(tmp_path_factory):
             worker.process.wait()
 
 
-def test_two_workers_share_one_sqlite_study(tmp_path, workers):
+def assert_numbered_once(trials):
+    """Trial numbers are 0, 1, 2, ...: none repeated, none missing."""
+    numbers = [t.number for t in trials]
+    assert sorted(numbers) == list(range(len(numbers))), numbers
+
+
+@with_each_storage()
+def test_two_workers_share_one_study(shared, workers):
     # Two processes: a spawned worker and this one.
-    url = f"sqlite:///{tmp_path / 'shared.db'}"
     n_trials = 8
-    other = workers["sharing"]
-    # Both start on the new database at the same moment.
-    other.start(storage=url, study_name="shared", n_trials=n_trials, seed=1, delay=0.15)
+    other = workers["sharing", shared.kind]
+    # Both start on the new storage at the same moment.
+    other.start(shared, n_trials=n_trials, seed=1, delay=0.15)
     X, y = toy_problem()
     tune(
         ToyRidge(delay=0.15),
@@ -472,16 +555,16 @@ def test_two_workers_share_one_sqlite_study(tmp_path, workers):
         y,
         cv=2,
         n_trials=n_trials,
-        storage=url,
-        study_name="shared",
+        storage=shared.storage,
+        study_name=shared.study_name,
         random_state=0,
         refit=False,
         **HEARTBEAT,
     )
     other.finish()
 
-    trials = optuna.load_study(study_name="shared", storage=url).trials
-    assert [t.number for t in trials] == list(range(len(trials)))
+    trials = shared.load_study().trials
+    assert_numbered_once(trials)
     # Each worker stops once the study has 8; the other may be finishing one trial then.
     assert n_trials <= len(trials) <= n_trials + 1
     assert all(t.state == TrialState.COMPLETE for t in trials)
@@ -489,33 +572,47 @@ def test_two_workers_share_one_sqlite_study(tmp_path, workers):
     assert pids == {os.getpid(), other.process.pid}
 
 
-def heartbeat_age(url: str, trial_number: int) -> float | None:
-    """Seconds since the last heartbeat of a trial, on the database's own clock.
+def heartbeat_age(shared: SharedStorage, trial_number: int) -> float | None:
+    """Seconds since the last heartbeat of a trial, on the clock that judges it stale.
 
-    ``None`` while the trial has no heartbeat yet. The age is measured the way optuna's
-    RDB storage judges staleness (the database's ``now()`` minus the stored beat), so a
-    test that waits for it waits on the state optuna reads, not on this process's clock.
+    ``None`` while the trial has no heartbeat yet. The age is measured the way the storage's
+    heartbeat judges staleness, so a test that waits for it waits on the state a worker
+    reads, not on this process's clock: for a database, the database's ``CURRENT_TIMESTAMP``
+    minus the stored beat, as optuna's ``RDBStorage`` computes it (whole seconds in SQLite,
+    microseconds in PostgreSQL); for a journal file, ``time.time()`` minus the beat that
+    ``tune`` wrote into the trial's system attributes.
     """
+    if shared.kind == "journal":
+        storage = shared.optuna_storage()
+        study_id = storage.get_study_id_from_name(shared.study_name)
+        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial_number)
+        beat = storage.get_trial(trial_id).system_attrs.get("dos_estimators:heartbeat")
+        return None if beat is None else time.time() - beat
+
     import sqlalchemy
 
-    engine = sqlalchemy.create_engine(url)
+    engine = sqlalchemy.create_engine(shared.storage)
     try:
         with engine.connect() as connection:
             row = connection.execute(
                 sqlalchemy.text(
                     "SELECT h.heartbeat, CURRENT_TIMESTAMP FROM trial_heartbeats h "
-                    "JOIN trials t ON t.trial_id = h.trial_id WHERE t.number = :number"
+                    "JOIN trials t ON t.trial_id = h.trial_id "
+                    "JOIN studies s ON s.study_id = t.study_id "
+                    "WHERE s.study_name = :study AND t.number = :number"
                 ),
-                {"number": trial_number},
+                {"study": shared.study_name, "number": trial_number},
             ).first()
     finally:
         engine.dispose()
     if row is None or row[0] is None:
         return None
+    # SQLite returns text; PostgreSQL a naive beat and an aware now(), whose zone optuna drops
+    # too (both are wall-clock times in the session's time zone).
     beat, now = (
         value if not isinstance(value, str) else datetime.fromisoformat(value) for value in row
     )
-    return (now - beat).total_seconds()
+    return (now.replace(tzinfo=None) - beat.replace(tzinfo=None)).total_seconds()
 
 
 def wait_until(condition, what: str, timeout: float = 120.0) -> None:
@@ -526,35 +623,40 @@ def wait_until(condition, what: str, timeout: float = 120.0) -> None:
         time.sleep(0.05)
 
 
-def test_killed_worker_loses_only_its_trial(tmp_path, workers):
-    url = f"sqlite:///{tmp_path / 'shared.db'}"
+@with_each_storage()
+def test_killed_worker_loses_only_its_trial(shared, tmp_path, workers):
     X, y = toy_problem()
-    settings = dict(cv=2, storage=url, study_name="shared", refit=False, **HEARTBEAT)
+    settings = dict(
+        cv=2, storage=shared.storage, study_name=shared.study_name, refit=False, **HEARTBEAT
+    )
     before = tune(ToyRidge(), {"alpha": ALPHA}, X, y, n_trials=2, random_state=0, **settings)
     done = [(t.number, t.params, t.value) for t in before.study_.trials]
 
-    doomed = workers["doomed"]
+    doomed = workers["doomed", shared.kind]
     hang_file = tmp_path / "hanging"
-    doomed.start(storage=url, study_name="shared", n_trials=4, seed=1, hang_file=hang_file)
+    doomed.start(shared, n_trials=4, seed=1, hang_file=hang_file)
     doomed.wait_for(hang_file)  # in the middle of its first trial
     # optuna's heartbeat thread records the first beat concurrently with the trial: a
     # trial killed before its first beat has none and could never be judged stale.
-    wait_until(lambda: heartbeat_age(url, 2) is not None, "the doomed trial's first heartbeat")
+    wait_until(lambda: heartbeat_age(shared, 2) is not None, "the doomed trial's first heartbeat")
     os.kill(doomed.process.pid, signal.SIGKILL)
     doomed.process.wait(timeout=30)
-    study = optuna.load_study(study_name="shared", storage=url)
+    study = shared.load_study()
     assert states(study) == [TrialState.COMPLETE] * 2 + [TrialState.RUNNING]
     lost = study.trials[2]
 
     # The next worker fails the trial once its last beat is older than the grace period.
     wait_until(
-        lambda: heartbeat_age(url, lost.number) > HEARTBEAT["grace_period"],
+        lambda: heartbeat_age(shared, lost.number) > HEARTBEAT["grace_period"],
         "the killed trial's heartbeat to pass the grace period",
     )
     after = tune(ToyRidge(), {"alpha": ALPHA}, X, y, n_trials=4, random_state=2, **settings)
     trials = after.study_.trials
+    assert_numbered_once(trials)
+    # The completed trials are kept as they were; the killed one failed and ran again.
     assert [(t.number, t.params, t.value) for t in trials[:2]] == done
-    assert trials[2].state == TrialState.FAIL
+    complete, fail = TrialState.COMPLETE, TrialState.FAIL
+    assert states(after.study_) == [complete, complete, fail, complete, complete]
     retried = [t for t in trials if t.system_attrs.get("failed_trial") == lost.number]
     assert len(retried) == 1 and retried[0].params == lost.params
     assert retried[0].state == TrialState.COMPLETE
