@@ -10,6 +10,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from .._torch import deterministic
 from ..features import element_table
 from ._base import CACHE
 
@@ -78,7 +79,7 @@ class Standardizer:
 
 @contextmanager
 def _seeded(seed: int):
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), deterministic("cpu"):
         torch.manual_seed(seed)
         yield
 

@@ -25,6 +25,7 @@ from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
 from skorch.helper import predefined_split
 from torch.utils.data import Dataset, default_collate
 
+from .._torch import deterministic
 from .._validation import is_integer, is_real
 from ..embeddings import NodeFeatureUnion, check_node_features, is_table
 from ..featurizers import CrystalFeatures, check_crystal_features
@@ -162,27 +163,6 @@ def check_energies(energies, n_energies: int) -> np.ndarray:
     if n_energies > 1 and not (np.diff(grid) > 0).all():
         raise ValueError("energies must increase strictly.")
     return grid
-
-
-@contextmanager
-def deterministic(device: str):
-    """Run a block with torch's deterministic kernels on the CPU, then restore the setting.
-
-    With several threads, some CPU kernels (scatter reductions among them) may sum in an
-    order that depends on how the threads are scheduled; on a busy machine two fits with
-    the same seed then differed by up to 5e-7. Their deterministic versions make fits and
-    predictions bit-identical at any thread count. On other devices nothing changes.
-    """
-    if torch.device(device).type != "cpu":
-        yield
-        return
-    enabled = torch.are_deterministic_algorithms_enabled()
-    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
-    torch.use_deterministic_algorithms(True)
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
 
 
 @contextmanager
