@@ -225,7 +225,12 @@ def load_rows(out: Path):
         if path.name.startswith("trees__"):
             trees.append(row)
             continue
-        current = row_name(
+        known = (
+            row.get("option") in OPTIONS
+            and row.get("model_key") in MODELS
+            and row.get("schedule") in SCHEDULES
+        )
+        current = known and row_name(
             row["model_key"],
             row["option"],
             row["crystal_features"],
@@ -234,7 +239,7 @@ def load_rows(out: Path):
             row["seed"],
             n_ensemble=row.get("n_ensemble", 1),
         )
-        if row["option"] in OPTIONS and current == path.name:
+        if current == path.name:
             rows.append(row)
         else:
             print(f"left out {path.name}: fitted with other settings than today's")

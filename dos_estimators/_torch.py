@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 
 import torch
+
+_LOCK = threading.Lock()
+_DEPTH = 0
+_SAVED = (False, False)
 
 
 @contextmanager
@@ -15,14 +20,30 @@ def deterministic(device: str):
     order that depends on how the threads are scheduled; on a busy machine two fits with
     the same seed then differed by up to 5e-7. Their deterministic versions make fits and
     predictions bit-identical at any thread count. On other devices nothing changes.
+
+    Parameters
+    ----------
+    device : str or torch.device
+        The device the block computes on.
     """
+    global _DEPTH, _SAVED
     if torch.device(device).type != "cpu":
         yield
         return
-    enabled = torch.are_deterministic_algorithms_enabled()
-    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
-    torch.use_deterministic_algorithms(True)
+    # Blocks may nest and run in several threads at once: the first to enter saves the
+    # setting and switches it on, the last to leave restores it.
+    with _LOCK:
+        if _DEPTH == 0:
+            _SAVED = (
+                torch.are_deterministic_algorithms_enabled(),
+                torch.is_deterministic_algorithms_warn_only_enabled(),
+            )
+            torch.use_deterministic_algorithms(True)
+        _DEPTH += 1
     try:
         yield
     finally:
-        torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
+        with _LOCK:
+            _DEPTH -= 1
+            if _DEPTH == 0:
+                torch.use_deterministic_algorithms(_SAVED[0], warn_only=_SAVED[1])

@@ -315,7 +315,11 @@ def spread_error_correlation(y_true, y_pred, y_std) -> float:
     from scipy.stats import spearmanr
 
     y_true, y_pred = _check_rows(y_true, y_pred)
-    _, y_std = _check_rows(y_true, y_std)
+    y_std = np.asarray(y_std, dtype=float)
+    if y_std.shape != y_true.shape:
+        raise ValueError(f"y_std has shape {y_std.shape}; y_true and y_pred have {y_true.shape}.")
+    if not (np.isfinite(y_std).all() and (y_std >= 0).all()):
+        raise ValueError("y_std must hold finite, non-negative standard deviations.")
     if len(y_true) < 2:
         raise ValueError("spread_error_correlation needs at least 2 crystals.")
     errors = np.sqrt(np.mean((y_pred - y_true) ** 2, axis=1))

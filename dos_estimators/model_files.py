@@ -11,6 +11,7 @@ import hmac
 import json
 import math
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -147,14 +148,20 @@ def _decode_component(value):
     if cls is None:
         raise ValueError(f"{value['__component__']!r} is not a component a model file holds")
     component = cls.__new__(cls)
-    for key, item in value["state"].items():
-        if not key.isidentifier():
-            raise ValueError(f"{key!r} is not an attribute name")
-        if isinstance(item, dict) and "__state_dict__" in item:
-            weights = {k: torch.from_numpy(_decode(v)) for k, v in item["__state_dict__"].items()}
-            setattr(component, key, component._module_from_state(weights))
-        else:
+    state = value["state"]
+    if not all(isinstance(key, str) and key.isidentifier() for key in state):
+        raise ValueError(f"{sorted(state)} are not all attribute names")
+    modules = {k: v for k, v in state.items() if isinstance(v, dict) and "__state_dict__" in v}
+    # Parameters and arrays first: rebuilding a module reads the parameters.
+    for key, item in state.items():
+        if key not in modules:
             setattr(component, key, _decode(item))
+    for key, item in modules.items():
+        weights = {k: torch.from_numpy(_decode(v)) for k, v in item["__state_dict__"].items()}
+        try:
+            setattr(component, key, component._module_from_state(weights))
+        except (RuntimeError, KeyError, AttributeError) as err:
+            raise ValueError(f"the weights of {cls.__name__}.{key} do not fit it ({err})") from None
     return component
 
 
@@ -389,7 +396,19 @@ E3NNDOSRegressor or DOSVectorRegressor
     blob = _serialize(document, tensors)
 
     # Serialised in memory first: an estimator that cannot be saved never touches path.
-    Path(path).write_bytes(blob)
+    # Written to a temporary file beside it, then renamed over it: a process killed
+    # mid-write leaves the previous file whole.
+    target = Path(path)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(blob)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 # -- loading -------------------------------------------------------------------------------

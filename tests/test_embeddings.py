@@ -280,3 +280,13 @@ def test_a_user_embedding_refuses_model_files(tmp_path):
     with pytest.raises(ValueError, match="node_features.*pickle"):
         model.save(tmp_path / "model.safetensors")
     assert not (tmp_path / "model.safetensors").exists()
+
+
+def test_predict_uses_what_fit_learned_not_parameters_changed_since():
+    X, y = tiny_dataset()
+    model = tiny_transformer(node_features="onehot").fit(X, y)
+    expected = model.predict(X)
+    model.set_params(node_features="mass_onehot", crystal_descriptors=False)
+    np.testing.assert_array_equal(model.predict(X), expected)
+    model.set_params(node_features="vae")
+    np.testing.assert_array_equal(model.predict(X), expected)

@@ -10,6 +10,7 @@ the same examples.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -43,6 +44,7 @@ FUZZ_MODEL = dict(
     batch_size=4,
     random_state=0,
 )
+
 
 @st.composite
 def crystals(draw):
@@ -137,7 +139,7 @@ def test_a_500_atom_cell_predicts_within_2_gb():
         capture_output=True,
         text=True,
         timeout=600,
-        env={"OMP_NUM_THREADS": "1", **__import__("os").environ},
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
     )
     assert result.returncode == 0, result.stderr[-2000:]
     measured = json.loads(result.stdout.strip().splitlines()[-1])

@@ -315,5 +315,7 @@ def test_spread_error_correlation_ranks_crystals():
     assert np.isnan(spread_error_correlation(y_true, y_pred, np.ones((30, 11))))
     with pytest.raises(ValueError, match="at least 2 crystals"):
         spread_error_correlation(y_true[:1], y_pred[:1], y_true[:1])
-    with pytest.raises(ValueError, match="different shapes"):
+    with pytest.raises(ValueError, match="y_std has shape"):
         spread_error_correlation(y_true, y_pred, y_true[:, :5])
+    with pytest.raises(ValueError, match="non-negative"):
+        spread_error_correlation(y_true, y_pred, -y_true)

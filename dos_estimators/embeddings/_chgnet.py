@@ -10,6 +10,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from .._torch import deterministic
 from ._base import CACHE
 from ._sites import Standardizer
 
@@ -86,9 +87,10 @@ class CHGNetAtomEmbedding(BaseEstimator):
             out = []
             for start in batches:
                 chunk = missing[start : start + self.batch_size]
-                predictions = network.predict_structure(
-                    chunk, task="e", return_atom_feas=True, batch_size=len(chunk)
-                )
+                with deterministic("cpu"):
+                    predictions = network.predict_structure(
+                        chunk, task="e", return_atom_feas=True, batch_size=len(chunk)
+                    )
                 if isinstance(predictions, dict):
                     predictions = [predictions]
                 out.extend(p["atom_fea"] for p in predictions)

@@ -415,8 +415,9 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
 
         Notes
         -----
-        A fit that raises (bad data, an interrupted training) leaves the estimator
-        as it was before: its earlier fitted state whole, or unfitted.
+        A fit that raises (bad data, a failing training step or callback) leaves the
+        estimator as it was before: its earlier fitted state whole, or unfitted. (skorch
+        ends a network's training quietly on Ctrl-C; the fit then goes on.)
         """
         before = self._fitted_state()
         try:
@@ -702,7 +703,20 @@ class GraphDOSRegressor(DOSRegressorBase):
 
     def _inputs(self, X, fitting=False, y=None):
         structures = check_structures(X)
-        table = self.node_features if is_table(self.node_features) else None
+        if fitting:
+            # What the node features and crystal attributes are is decided here, once;
+            # predict reads these fitted attributes, never the parameters again.
+            self.node_table_ = self.node_features if is_table(self.node_features) else None
+            self.n_crystal_descriptors_ = (
+                len(CRYSTAL_ATTR_NAMES) if self._uses_crystal_descriptors else 0
+            )
+        # Models saved before these attributes existed read the parameters.
+        table = getattr(self, "node_table_", self.node_features)
+        descriptors = getattr(
+            self,
+            "n_crystal_descriptors_",
+            len(CRYSTAL_ATTR_NAMES) if self._uses_crystal_descriptors else 0,
+        )
         graphs = structures_to_graphs(
             structures,
             cutoff=self._cutoff,
@@ -712,7 +726,8 @@ class GraphDOSRegressor(DOSRegressorBase):
         )
         if fitting:
             targets = None if y is None else check_targets(y, len(structures))
-            # Learned from the training structures only, before anything is predicted.
+            # Learned from the structures passed to fit (the validation_fraction part
+            # included; an explicit X_valid is not), never from those predicted for.
             self.node_features_ = None
             if table is None:
                 self.node_features_ = NodeFeatureUnion(
@@ -727,7 +742,6 @@ class GraphDOSRegressor(DOSRegressorBase):
             features = node_features.transform(structures)
             for graph, x in zip(graphs, features, strict=True):
                 graph.x = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-        descriptors = len(CRYSTAL_ATTR_NAMES) if self._uses_crystal_descriptors else 0
         crystal_features = getattr(self, "crystal_features_", None)
         extra = (
             crystal_features.transform(structures)
