@@ -37,7 +37,8 @@ from dos_estimators.plotting import plot_spread_calibration
 # The best configuration the package has (docs/embeddings.md), with the defaults for the rest.
 CONFIG = {"node_features": ["magpie", "chgnet"]}
 N_REFERENCE = 20
-OUT = Path(__file__).resolve().parents[1] / "dos_estimators" / "pretrained" / "phonon.safetensors"
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "dos_estimators" / "pretrained" / "phonon.safetensors"
 
 
 def parse_args(argv=None):
@@ -49,11 +50,18 @@ def parse_args(argv=None):
     parser.add_argument("--data-home")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--report", action="store_true", help="only write the card's numbers")
-    parser.add_argument("--docs", type=Path, default=Path("docs/pretrained.md"))
+    parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "pretrained.md")
+    parser.add_argument(
+        "--held-out-file",
+        type=Path,
+        help="with --held-out: only measure the recipe on 90/10 and write the result here "
+        "(JSON); without it: read the held-out result from here (same recipe required), so "
+        "that the two fits can run at once in two processes",
+    )
     parser.add_argument(
         "--figure",
         type=Path,
-        default=Path("docs/images/pretrained_spread.png"),
+        default=ROOT / "docs" / "images" / "pretrained_spread.png",
         help="spread-against-error plot of the held-out crystals (with --held-out)",
     )
     return parser.parse_args(argv)
@@ -77,7 +85,8 @@ def card_markdown(notes: dict) -> str:
     lines = [
         f"Built by `{notes['command']}` with dos_estimators {notes['dos_estimators_version']}, "
         f"torch {notes['torch_version']}, {notes['threads']} torch thread(s) "
-        f"({notes['platform']}).",
+        f"({notes['platform']})."
+        + (f" Run as {notes['built_as']}." if "built_as" in notes else ""),
         "",
         f"- **Data**: `{notes['data']['file']}` (sha256 `{notes['data']['sha256'][:16]}…`), "
         f"{notes['data']['n_crystals']:,} crystals; {notes['data']['grid']}.",
@@ -93,7 +102,8 @@ def card_markdown(notes: dict) -> str:
             f"{held['n_test']} crystals, `{held['split']}`): MSE×10 {held['mse_x10']:.3f}, "
             f"MAE {held['mae']:.3f}, R² per crystal {held['r2_per_crystal']:.3f} "
             f"(pooled {held['r2_pooled']:.3f}); the ensemble's spread ranks the crystals' "
-            f"errors with Spearman ρ = {held['spread_error_spearman']:.2f}."
+            f"errors with Spearman ρ = {held['spread_error_spearman']:.2f}"
+            + (f" (measured by `{held['command']}`)." if "command" in held else ".")
         )
     training = notes["training"]
     lines.append(
@@ -147,8 +157,24 @@ def main(argv=None):
             **dos_report(data.dos[test], predicted),
             "spread_error_spearman": spread_error_correlation(data.dos[test], predicted, spread),
         }
-        plot_spread_calibration(data.dos[test], predicted, spread, args.figure)
         print("held out:", json.dumps(notes["held_out"], indent=1), flush=True)
+        args.figure.parent.mkdir(parents=True, exist_ok=True)
+        plot_spread_calibration(data.dos[test], predicted, spread, args.figure)
+        if args.held_out_file is not None:
+            notes["held_out"]["command"] = notes["command"]
+            record = {"recipe": notes["recipe"], "held_out": notes["held_out"]}
+            args.held_out_file.parent.mkdir(parents=True, exist_ok=True)
+            args.held_out_file.write_text(json.dumps(record, indent=1))
+            print(f"wrote {args.held_out_file}")
+            return
+    elif args.held_out_file is not None:
+        record = json.loads(args.held_out_file.read_text())
+        if record["recipe"] != notes["recipe"]:
+            raise SystemExit(
+                f"{args.held_out_file} was measured with recipe {record['recipe']}, "
+                f"not {notes['recipe']}"
+            )
+        notes["held_out"] = record["held_out"]
     start = time.perf_counter()
     model = DOSTransformerRegressor(**params).fit(data.structures, data.dos, energies=data.energies)
     notes["fit_seconds"] = time.perf_counter() - start

@@ -405,10 +405,19 @@ E3NNDOSRegressor or DOSVectorRegressor
             file.write(blob)
             file.flush()
             os.fsync(file.fileno())
+        # mkstemp makes the file private; give it the mode a plain write would have.
+        os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    """The process's file-creation mask (read by setting it, then setting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 # -- loading -------------------------------------------------------------------------------

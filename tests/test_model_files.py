@@ -518,3 +518,14 @@ def test_notes_are_kept_and_signed(data, tmp_path):
     with pytest.raises(ValueError, match="notes"):
         model.save(tmp_path / "bad.safetensors", notes={"model": model})
     assert not (tmp_path / "bad.safetensors").exists()
+
+
+def test_a_saved_file_has_the_mode_of_a_plain_write(data, tmp_path):
+    import os
+
+    structures, y = data
+    model = build("dostransformer").fit(structures, y)
+    model.save(tmp_path / "mode.safetensors")
+    (tmp_path / "plain").write_bytes(b"")
+    assert os.stat(tmp_path / "mode.safetensors").st_mode == os.stat(tmp_path / "plain").st_mode
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
