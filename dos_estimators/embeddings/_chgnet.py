@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import warnings
 from functools import cache
 
 import numpy as np
@@ -87,7 +88,10 @@ class CHGNetAtomEmbedding(BaseEstimator):
             out = []
             for start in batches:
                 chunk = missing[start : start + self.batch_size]
-                with deterministic("cpu"):
+                # CHGNet's own UserWarnings (tensor-to-scalar conversions inside its
+                # forward pass) say nothing about the user's structures.
+                with deterministic("cpu"), warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)
                     predictions = network.predict_structure(
                         chunk, task="e", return_atom_feas=True, batch_size=len(chunk)
                     )
