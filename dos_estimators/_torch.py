@@ -47,3 +47,13 @@ def deterministic(device: str):
             _DEPTH -= 1
             if _DEPTH == 0:
                 torch.use_deterministic_algorithms(_SAVED[0], warn_only=_SAVED[1])
+
+
+@contextmanager
+def seeded(seed: int, device: str):
+    """Run a block with torch's global generators seeded and deterministic kernels, then
+    restore both."""
+    devices = [torch.device(device)] if str(device).startswith("cuda") else []
+    with torch.random.fork_rng(devices=devices), deterministic(device):
+        torch.manual_seed(seed)
+        yield

@@ -12,6 +12,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from .._torch import deterministic
+from .._validation import is_integer
 from ._base import CACHE
 from ._sites import Standardizer
 
@@ -104,7 +105,7 @@ class CHGNetAtomEmbedding(BaseEstimator):
 
     def fit(self, structures, y=None):
         """Learn the means and scales of the training atoms' features."""
-        if not (isinstance(self.batch_size, (int, np.integer)) and self.batch_size >= 1):
+        if not (is_integer(self.batch_size) and self.batch_size >= 1):
             raise ValueError(
                 f"batch_size must be an integer of at least 1, got {self.batch_size!r}."
             )

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from .._torch import deterministic
+from .._torch import seeded
+from .._validation import is_integer
 from ..features import element_table
 from ._base import CACHE
 
@@ -77,13 +76,6 @@ class Standardizer:
         return [((a - self.mean_) / self.scale_).astype(np.float32) for a in arrays]
 
 
-@contextmanager
-def _seeded(seed: int):
-    with torch.random.fork_rng(devices=[]), deterministic("cpu"):
-        torch.manual_seed(seed)
-        yield
-
-
 def train_module(
     module, batch_loss, n_items, *, epochs, batch_size, lr, random_state, verbose, desc
 ):
@@ -136,7 +128,7 @@ def train_module(
 def seeded_from(random_state):
     """A context in which torch draws from a seed taken from ``random_state``."""
     seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
-    return _seeded(seed)
+    return seeded(seed, "cpu")
 
 
 class SiteEmbedding(BaseEstimator):
@@ -153,7 +145,7 @@ class SiteEmbedding(BaseEstimator):
     def _check_integers(self, *names):
         for name in (*self._INTEGERS, *names):
             value = getattr(self, name)
-            if not (isinstance(value, (int, np.integer)) and value >= 1):
+            if not (is_integer(value) and value >= 1):
                 raise ValueError(f"{name} must be an integer of at least 1, got {value!r}.")
 
     def _scaled_sites(self, structures, fitting: bool) -> list[torch.Tensor]:

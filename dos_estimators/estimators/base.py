@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -25,7 +24,7 @@ from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
 from skorch.helper import predefined_split
 from torch.utils.data import Dataset, default_collate
 
-from .._torch import deterministic
+from .._torch import deterministic, seeded
 from .._validation import is_integer, is_real
 from ..embeddings import NodeFeatureUnion, check_node_features, is_table
 from ..featurizers import CrystalFeatures, check_crystal_features
@@ -163,16 +162,6 @@ def check_energies(energies, n_energies: int) -> np.ndarray:
     if n_energies > 1 and not (np.diff(grid) > 0).all():
         raise ValueError("energies must increase strictly.")
     return grid
-
-
-@contextmanager
-def seeded(seed: int, device: str):
-    """Run a block with torch's global generators seeded and deterministic kernels, then
-    restore both."""
-    devices = [torch.device(device)] if str(device).startswith("cuda") else []
-    with torch.random.fork_rng(devices=devices), deterministic(device):
-        torch.manual_seed(seed)
-        yield
 
 
 class DOSRegressorBase(RegressorMixin, BaseEstimator):
