@@ -8,6 +8,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from .._cpu import pause
 from .._torch import seeded
 from .._validation import is_integer
 from ..features import element_table
@@ -120,6 +121,7 @@ def train_module(
             loss.backward()
             optimizer.step()
             total += float(loss.detach()) * len(batch)
+            pause()
         history.append(total / n_items)
     module.eval()
     return history

@@ -24,6 +24,7 @@ from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
 from skorch.helper import predefined_split
 from torch.utils.data import Dataset, default_collate
 
+from .._cpu import cpu_turns, pause
 from .._torch import deterministic, seeded
 from .._validation import is_integer, is_real
 from ..embeddings import NodeFeatureUnion, check_node_features, is_table
@@ -61,10 +62,24 @@ class DOSDataset(Dataset):
 
 
 class DOSNeuralNet(NeuralNet):
-    """skorch ``NeuralNet`` whose batches are PyG ``Batch`` objects or plain tensors."""
+    """skorch ``NeuralNet`` whose batches are PyG ``Batch`` objects or plain tensors.
+
+    After every batch it lets a fit or prediction waiting for the CPU cores take its
+    turn (see :mod:`dos_estimators._cpu`).
+    """
 
     def infer(self, x, **fit_params):
         return self.module_(x.to(self.device), **fit_params)
+
+    def train_step(self, batch, **fit_params):
+        step = super().train_step(batch, **fit_params)
+        pause()
+        return step
+
+    def evaluation_step(self, batch, training=False):
+        output = super().evaluation_step(batch, training=training)
+        pause()
+        return output
 
 
 def check_targets(y, n_samples: int) -> np.ndarray:
@@ -410,7 +425,10 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
         """
         before = self._fitted_state()
         try:
-            return self._fit(X, y, energies=energies, X_valid=X_valid, y_valid=y_valid)
+            # The whole fit, graphs included, takes its turns on the CPU cores with the
+            # package's other fits and predictions (see dos_estimators._cpu).
+            with cpu_turns(self.device):
+                return self._fit(X, y, energies=energies, X_valid=X_valid, y_valid=y_valid)
         except BaseException:
             for key in self._fitted_state():
                 delattr(self, key)
@@ -591,7 +609,8 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self, "net_")
         self._check_return_std(return_std)
-        return self._predict_inputs(self._inputs(X), return_std=return_std)
+        with cpu_turns(self.device):
+            return self._predict_inputs(self._inputs(X), return_std=return_std)
 
     def save(self, path, *, notes=None) -> None:
         """Write the fitted model to one file, without pickle.

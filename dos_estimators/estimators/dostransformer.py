@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
+from .._cpu import cpu_turns
 from .._validation import is_integer, is_real
 from ..nn import (
     ATTENTIONS,
@@ -497,7 +498,8 @@ class DOSTransformerRegressor(GraphDOSRegressor):
         self._check_return_std(return_std)
         if energies is not None:
             energies = check_energies(energies, len(np.atleast_1d(energies)))
-        inputs = self._inputs(X)
+        with cpu_turns(self.device):
+            inputs = self._inputs(X)
         if self.prompt is not None:
             systems = [CRYSTAL_SYSTEMS[int(graph.system)] for graph in inputs]
             unseen = [s for s in systems if s not in self.crystal_systems_]
