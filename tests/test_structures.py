@@ -199,6 +199,109 @@ def test_crystal_system_lower_symmetries():
     assert crystal_system(body_centred) == "tetragonal"
 
 
+def _one_of_each_system():
+    """A small crystal of each of the seven systems, from a space group of that system."""
+
+    def made(group, lattice, species, coords):
+        return Structure.from_spacegroup(group, lattice, species, coords)
+
+    return {
+        "cubic": made(
+            "Pm-3m",
+            Lattice.cubic(3.9),
+            ["Sr", "Ti", "O"],
+            [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0]],
+        ),
+        "hexagonal": made("P6_3/mmc", Lattice.hexagonal(2.5, 6.7), ["C"], [[0, 0, 0.25]]),
+        "tetragonal": made(
+            "P4/mmm",
+            Lattice.tetragonal(3.8, 4.1),
+            ["Pb", "Ti", "O"],
+            [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0, 0.5]],
+        ),
+        "trigonal": made(
+            "R-3m", Lattice.hexagonal(4.3, 30.0), ["Bi", "Te"], [[0, 0, 0.4], [0, 0, 0]]
+        ),
+        "orthorhombic": made(
+            "Pnma",
+            Lattice.orthorhombic(5.5, 7.7, 5.4),
+            ["Ca", "Ti"],
+            [[0.0, 0.25, 0.99], [0, 0, 0.5]],
+        ),
+        "monoclinic": made(
+            "P2_1/c",
+            Lattice.monoclinic(5.1, 5.2, 5.3, 99.0),
+            ["Zr", "O"],
+            [[0.28, 0.04, 0.21], [0.07, 0.33, 0.34]],
+        ),
+        "triclinic": made(
+            "P-1",
+            Lattice.from_parameters(5.0, 6.0, 7.0, 80, 85, 95),
+            ["Si", "O"],
+            [[0.1, 0.2, 0.3], [0.4, 0.1, 0.2]],
+        ),
+    }
+
+
+@pytest.mark.parametrize("system", CRYSTAL_SYSTEMS)
+def test_crystal_system_agrees_with_pymatgen_on_every_system(system):
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    structure = _one_of_each_system()[system]
+    clear_crystal_system_cache()
+    assert crystal_system(structure) == system
+    assert SpacegroupAnalyzer(structure, symprec=0.1).get_crystal_system() == system
+
+
+@pytest.mark.parametrize(
+    ("number", "system"),
+    [
+        (1, "triclinic"),
+        (2, "triclinic"),
+        (3, "monoclinic"),
+        (15, "monoclinic"),
+        (16, "orthorhombic"),
+        (74, "orthorhombic"),
+        (75, "tetragonal"),
+        (142, "tetragonal"),
+        (143, "trigonal"),
+        (167, "trigonal"),
+        (168, "hexagonal"),
+        (194, "hexagonal"),
+        (195, "cubic"),
+        (230, "cubic"),
+    ],
+)
+def test_system_of_space_group_at_each_boundary(number, system):
+    assert st.system_of_space_group(number) == system
+
+
+def test_crystal_system_falls_back_to_spglib_when_moyopy_finds_nothing(monkeypatch):
+    import moyopy
+
+    def fails(*args, **kwargs):
+        raise RuntimeError("no symmetry found")
+
+    monkeypatch.setattr(moyopy, "MoyoDataset", fails)
+    clear_crystal_system_cache()
+    assert crystal_system(zno()) == "hexagonal"
+    clear_crystal_system_cache()
+
+
+def test_crystal_system_tells_apart_species_with_the_same_element():
+    # Fe2+ and Fe3+ on the two rock-salt sites are two species: still cubic, but the
+    # body-centred lattice of identical atoms would be found if they were merged.
+    mixed = Structure(
+        Lattice.tetragonal(3.0, 3.0),
+        [{"Fe2+": 1}, {"Fe3+": 1}],
+        [[0, 0, 0], [0.5, 0.5, 0.5]],
+    )
+    clear_crystal_system_cache()
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    assert crystal_system(mixed) == SpacegroupAnalyzer(mixed).get_crystal_system() == "cubic"
+
+
 def test_crystal_systems_values_and_order():
     clear_crystal_system_cache()
     structures = [zno(), nacl(), zno(), carbon()]
