@@ -125,6 +125,7 @@ def _components() -> dict:
         ContrastiveAtomEmbedding,
         ElementEmbedding,
         NodeFeatureUnion,
+        SevenNetAtomEmbedding,
         VAEAtomEmbedding,
     )
     from .embeddings._sites import Standardizer
@@ -136,6 +137,7 @@ def _components() -> dict:
             ContrastiveAtomEmbedding,
             ElementEmbedding,
             NodeFeatureUnion,
+            SevenNetAtomEmbedding,
             Standardizer,
             VAEAtomEmbedding,
         )

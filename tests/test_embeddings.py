@@ -199,34 +199,62 @@ def test_named_learned_embeddings_take_the_estimators_seed():
     np.testing.assert_array_equal(model.predict(X), again.predict(X))
 
 
-def test_chgnet_features_are_standardised_on_the_training_atoms():
-    pytest.importorskip("chgnet")
-    from dos_estimators.embeddings import CHGNetAtomEmbedding
+POTENTIALS = {
+    # option: (package, class name, features per atom)
+    "chgnet": ("chgnet", "CHGNetAtomEmbedding", 64),
+    "sevennet": ("sevenn", "SevenNetAtomEmbedding", 128),
+}
+
+
+@pytest.mark.parametrize("option", POTENTIALS)
+def test_potential_features_are_standardised_on_the_training_atoms(option):
+    package, name, width = POTENTIALS[option]
+    pytest.importorskip(package)
+    from dos_estimators import embeddings
 
     X, y = tiny_dataset()
-    embedding = CHGNetAtomEmbedding().fit(X[:6])
+    embedding = getattr(embeddings, name)().fit(X[:6])
     train = np.concatenate(embedding.transform(X[:6]))
-    assert train.shape == (sum(len(s) for s in X[:6]), 64)
+    assert train.shape == (sum(len(s) for s in X[:6]), width)
+    assert np.isfinite(train).all()
     np.testing.assert_allclose(train.mean(axis=0), 0, atol=1e-5)
     hits = CACHE.hits
     embedding.transform(X[:6])
     assert CACHE.hits == hits + 6
-    model = tiny_transformer(node_features=["magpie", "chgnet"]).fit(X, y)
-    assert model.n_node_features_ == 22 + 64
+    model = tiny_transformer(node_features=["magpie", option]).fit(X, y)
+    assert model.n_node_features_ == 22 + width
 
 
-def test_chgnet_missing_names_the_extra(monkeypatch):
-    from dos_estimators.embeddings import CHGNetAtomEmbedding, _chgnet
+def test_sevennet_batches_give_the_features_of_single_structures():
+    pytest.importorskip("sevenn")
+    from dos_estimators.embeddings import SevenNetAtomEmbedding
 
-    monkeypatch.setitem(sys.modules, "chgnet", None)
-    monkeypatch.setitem(sys.modules, "chgnet.model", None)
-    _chgnet._chgnet.cache_clear()
+    X, _ = tiny_dataset()
+    CACHE.clear()
+    batched = SevenNetAtomEmbedding(standardize=False, batch_size=4).fit(X[:4]).transform(X[:4])
+    CACHE.clear()
+    single = SevenNetAtomEmbedding(standardize=False, batch_size=1).fit(X[:4]).transform(X[:4])
+    for a, b in zip(batched, single, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+@pytest.mark.parametrize("option", POTENTIALS)
+def test_potential_missing_names_the_extra(option, monkeypatch):
+    from dos_estimators import embeddings
+    from dos_estimators.embeddings import _potentials
+
+    package, name, _ = POTENTIALS[option]
+    loader = getattr(_potentials, f"_{option}")
+    for module in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
+        monkeypatch.setitem(sys.modules, module, None)
+    monkeypatch.setitem(sys.modules, package, None)
+    loader.cache_clear()
     CACHE.clear()
     try:
-        with pytest.raises(ImportError, match=r"dos_estimators\[chgnet\]"):
-            CHGNetAtomEmbedding().fit([rock_salt()])
+        with pytest.raises(ImportError, match=rf"dos_estimators\[{option}\]"):
+            getattr(embeddings, name)().fit([rock_salt()])
     finally:
-        _chgnet._chgnet.cache_clear()
+        loader.cache_clear()
 
 
 class Volume:

@@ -15,8 +15,8 @@ from ._base import (
     check_node_features,
     is_table,
 )
-from ._chgnet import CHGNetAtomEmbedding
 from ._contrastive import ContrastiveAtomEmbedding
+from ._potentials import CHGNetAtomEmbedding, PotentialAtomEmbedding, SevenNetAtomEmbedding
 from ._sites import site_descriptors
 from ._vae import VAEAtomEmbedding
 
@@ -28,6 +28,8 @@ __all__ = [
     "ElementEmbedding",
     "FeatureCache",
     "NodeFeatureUnion",
+    "PotentialAtomEmbedding",
+    "SevenNetAtomEmbedding",
     "VAEAtomEmbedding",
     "check_node_features",
     "is_table",

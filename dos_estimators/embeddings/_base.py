@@ -28,7 +28,8 @@ from ..structures import structure_key
 
 # name -> (module, class) of the package's embeddings reachable by a string.
 EMBEDDINGS = {
-    "chgnet": ("._chgnet", "CHGNetAtomEmbedding"),
+    "chgnet": ("._potentials", "CHGNetAtomEmbedding"),
+    "sevennet": ("._potentials", "SevenNetAtomEmbedding"),
     "vae": ("._vae", "VAEAtomEmbedding"),
     "contrastive": ("._contrastive", "ContrastiveAtomEmbedding"),
 }
