@@ -2,6 +2,10 @@
 
 Each row of the paper's tables is a key of :data:`MODELS`; :func:`build` makes
 its estimator from the command line, :func:`run_row` fits and measures it.
+Every fit is stored as one JSON file (:func:`save_row`, named by :func:`row_name`
+or the script's own name), and each script's ``--report`` builds its Markdown
+tables from those files alone and writes them between markers of a docs page
+(:func:`write_docs_block`).
 """
 
 from __future__ import annotations
@@ -10,10 +14,12 @@ import argparse
 import hashlib
 import inspect
 import json
+import platform
 import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from dos_estimators import (
     DOSTransformerRegressor,
@@ -31,6 +37,7 @@ from dos_estimators.model_selection import (
     train_valid_test_split,
 )
 from dos_estimators.structures import clear_crystal_system_cache
+from dos_estimators.thermo import phonon_thermo
 
 # key: (table label, estimator, fixed parameters)
 MODELS = {
@@ -226,16 +233,21 @@ def split_data(structures, dos, indices):
     return tuple(p[0] for p in parts) + tuple(p[1] for p in parts)
 
 
-def run_splits(args, structures, dos, splits, seed, after_fit=None):
+def run_splits(args, structures, dos, splits, seed, after_fit=None, skip=None):
     """Fit every model of ``args.models`` on each split; return {(split, model): row}.
 
     ``after_fit(split, key, model, data, y_pred, row, indices)`` runs after each
     fit, to add measurements to ``row`` (``data`` as returned by
     :func:`split_data`, ``indices`` the (train, valid, test) index arrays).
-    A split whose sides would be empty is skipped with a message.
+    A split whose sides would be empty is skipped with a message. A fit for which
+    ``skip(split, key)`` is true (its row is stored already) is left out, and a
+    split with no fit left is not even made.
     """
     results = {}
     for split in splits:
+        keys = [key for key in args.models if skip is None or not skip(split, key)]
+        if not keys:
+            continue
         try:
             indices = split_indices(split, structures, seed, args.n_jobs)
         except ValueError as err:
@@ -244,7 +256,7 @@ def run_splits(args, structures, dos, splits, seed, after_fit=None):
         data = split_data(structures, dos, indices)
         sizes = ", ".join(f"{len(i)} {n}" for i, n in zip(indices, PARTS, strict=True))
         print(f"{SPLITS[split]}: {sizes}", flush=True)
-        for key in args.models:
+        for key in keys:
             model = build(key, args, seed)
             row, y_pred = run_row(key, model, data)
             row["split"] = split
@@ -339,3 +351,294 @@ def write_docs_block(text: str, docs: Path, name: str, script: str) -> None:
     else:
         page = page.rstrip() + "\n\n" + block + "\n"
     docs.write_text(page)
+
+
+# -- the rows of the Table 1-3 and electron scripts (phonon.py, ood.py, electron.py) -------
+def _plain(value) -> bool:
+    """Whether ``value`` is JSON text as it is (no object whose text holds a memory address)."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return True
+    if isinstance(value, list | tuple):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return False
+
+
+def fit_settings(model) -> dict:
+    """:func:`model_settings` of a network; of the tree reference, its plain-valued parameters.
+
+    The tree reference is a scikit-learn pipeline whose nested parameters include its
+    steps as objects, and their text holds memory addresses: it would give a new hash
+    on every call. Its plain parameters (``trees__n_estimators``, ``trees__random_state``
+    and the like) are what decide what it learns; nested ``n_jobs`` and ``verbose`` are
+    left out as at the top level.
+    """
+    settings = model_settings(model)
+    if isinstance(model, DOSRegressorBase):
+        return settings
+    return {
+        k: v for k, v in settings.items() if k.rpartition("__")[2] not in NOT_SETTINGS and _plain(v)
+    }
+
+
+def row_name(parts, model, **context) -> str:
+    """File name of one fit's row: ``parts`` joined by ``__``, then a hash of its settings.
+
+    The hash covers :func:`fit_settings` of ``model`` and ``context`` (the script's
+    ``revision``, a data set), so the name changes whenever what the fit computes does.
+    """
+    settings = {**context, "params": fit_settings(model)}
+    return "__".join([*(str(part) for part in parts), settings_hash(settings)]) + ".json"
+
+
+def add_row_arguments(parser: argparse.ArgumentParser, rows: str, docs: str) -> None:
+    """``--rows``, ``--report`` and ``--docs``: where the rows lie and which page gets the table."""
+    parser.add_argument(
+        "--rows",
+        help=f"folder of the rows, one JSON file per fit (default: {rows}; with --quick: "
+        "OUT/rows, never the docs' data)",
+    )
+    parser.add_argument(
+        "--report", action="store_true", help="fit nothing: rebuild the table from the rows"
+    )
+    parser.add_argument("--docs", default=docs, help="page the table goes into with --report")
+
+
+def rows_folder(args, default: str) -> Path:
+    """``--rows``, else ``OUT/rows`` for a ``--quick`` run, else ``default`` (under docs/data)."""
+    if args.rows:
+        return Path(args.rows)
+    if args.quick:
+        return Path(args.out) / "rows"
+    return Path(default)
+
+
+def fit_record(args, seed: int) -> dict:
+    """What a row stores of its command and machine: enough to rebuild its estimator."""
+    return {
+        "seed": seed,
+        "quick": bool(args.quick),
+        "max_epochs": args.max_epochs,
+        "param": list(args.param),
+        "device": args.device,
+        "threads": torch.get_num_threads(),
+        "platform": platform.platform(),
+    }
+
+
+def command_args(row: dict) -> argparse.Namespace:
+    """The options of :func:`build` that a row was fitted with (see :func:`fit_record`)."""
+    return argparse.Namespace(
+        quick=row["quick"],
+        max_epochs=row["max_epochs"],
+        params=parse_params(row["param"]),
+        device="cpu",
+        verbose=0,
+    )
+
+
+def split_record(indices, material_ids) -> dict:
+    """Sizes of a split's parts and its test crystals (indices into the data set, and ids)."""
+    train, valid, test = indices
+    return {
+        "n_train": len(train),
+        "n_valid": len(valid),
+        "n_test": len(test),
+        "test_indices": [int(i) for i in test],
+        "test_material_ids": [material_ids[i] for i in test],
+    }
+
+
+def read_stored(path: Path, args) -> dict | None:
+    """The row stored in ``path``, or ``None`` where the fit is to be done.
+
+    A ``--quick`` run always fits (a smoke run that skipped its fits would test
+    nothing); otherwise a fit whose file exists is not done again.
+    """
+    if args.quick or not path.exists():
+        return None
+    return json.loads(path.read_text())
+
+
+def stored_rows(args, path_of, complete=None) -> dict:
+    """{(seed, split, key): row} of the stored fits of ``args.seeds × splits × models``.
+
+    ``path_of(split, key, seed)`` is a fit's file; ``complete(split, key, row)``,
+    where given, says whether a stored row holds all that this run asks of it.
+    """
+    stored = {}
+    for seed in args.seeds:
+        for split in args.splits:
+            for key in args.models:
+                row = read_stored(path_of(split, key, seed), args)
+                if row is not None and (complete is None or complete(split, key, row)):
+                    stored[(seed, split, key)] = row
+    return stored
+
+
+def run_unstored_splits(args, data, seed, stored, after_fit) -> dict:
+    """:func:`run_splits` for one seed without the stored fits; {(split, key): row} of both.
+
+    ``data`` holds ``structures`` and ``dos`` (``None`` when every fit is stored);
+    ``stored`` is :func:`stored_rows`'s. The rows come in the order of
+    ``args.splits`` and ``args.models``.
+    """
+    fitted = {}
+    if data is not None:
+        fitted = run_splits(
+            args,
+            data.structures,
+            data.dos,
+            args.splits,
+            seed,
+            after_fit=after_fit,
+            skip=lambda split, key: (seed, split, key) in stored,
+        )
+    return {
+        (split, key): stored.get((seed, split, key), fitted.get((split, key)))
+        for split in args.splits
+        for key in args.models
+        if (seed, split, key) in stored or (split, key) in fitted
+    }
+
+
+def variant_label(row: dict) -> str:
+    """``""`` for a row fitted with the defaults; else ``quick`` and the settings it changed."""
+    plain = argparse.Namespace(
+        quick=row["quick"], max_epochs=None, params={}, device="cpu", verbose=0
+    )
+    base = fit_settings(build(row["model"], plain, row["seed"]))
+    mine = fit_settings(build(row["model"], command_args(row), row["seed"]))
+    changed = [f"{k.rpartition('__')[2]}={v}" for k, v in mine.items() if base.get(k) != v]
+    return ", ".join((["quick"] if row["quick"] else []) + changed)
+
+
+def load_row_files(folder, name_of) -> list[dict]:
+    """The rows of ``folder`` whose file name is ``name_of(row)``: today's settings.
+
+    ``name_of`` returns the name the row's fit would get today (``None`` for a row
+    it does not know); the other files are left out with a message.
+    """
+    rows = []
+    for path in sorted(Path(folder).glob("*.json")):
+        row = json.loads(path.read_text())
+        if name_of(row) == path.name:
+            rows.append(row)
+        else:
+            print(f"left out {path.name}: fitted with other settings than today's")
+    return rows
+
+
+def group_rows(rows, *fields) -> dict[tuple, list[dict]]:
+    """{(row[field], ..., model, variant): rows by seed}, models in the order of :data:`MODELS`."""
+    order = list(MODELS)
+    groups = {}
+    for row in rows:
+        key = (*(row[f] for f in fields), row["model"], variant_label(row))
+        groups.setdefault(key, []).append(row)
+    ranked = sorted(groups, key=lambda k: (*k[:-2], order.index(k[-2]), k[-1]))
+    return {k: sorted(groups[k], key=lambda r: r["seed"]) for k in ranked}
+
+
+def row_label(model: str, variant: str) -> str:
+    """A table row's name: the model's label, and its variant in brackets."""
+    return MODELS[model][0] + (f" ({variant})" if variant else "")
+
+
+def seeds_cell(group) -> str:
+    """The seeds of a group of rows, ``0, 1, 2``."""
+    return ", ".join(str(r["seed"]) for r in group)
+
+
+REPORT_METRICS = ("mse_x10", "mae", "r2_per_crystal", "r2_pooled")
+
+
+def metric_cells(group, metrics=REPORT_METRICS) -> list[str]:
+    """``mean ± std`` over a group's rows of each test metric."""
+    return [mean_std_cell([r["test"][m] for r in group]) for m in metrics]
+
+
+def training_cells(group) -> list[str]:
+    """Mean epochs and seconds per epoch of a group; for the trees ``— (fit N s)`` and ``—``."""
+    if "epochs" not in group[0]:
+        return [f"— (fit {np.mean([r['fit_seconds'] for r in group]):.0f} s)", "—"]
+    epochs = np.mean([r["epochs"] for r in group])
+    return [f"{epochs:.0f}", f"{np.mean([r['seconds_per_epoch'] for r in group]):.2f}"]
+
+
+def split_sizes(rows) -> str:
+    """``1,216 train, 152 validation, 153 test crystals`` (each size that occurs)."""
+    sizes = sorted({(r["n_train"], r["n_valid"], r["n_test"]) for r in rows})
+    return "; ".join(f"{a:,} train, {b:,} validation, {c:,} test crystals" for a, b, c in sizes)
+
+
+def hardware_note(rows) -> str:
+    """``Fitted on cuda, 1 torch thread.``: each device and thread count of the rows."""
+    combos = sorted({(r["device"], r["threads"]) for r in rows})
+    return (
+        "Fitted on "
+        + "; ".join(f"{d}, {t} torch thread{'' if t == 1 else 's'}" for d, t in combos)
+        + "."
+    )
+
+
+def no_rows_text(folder, fit: str, script: str) -> str:
+    """What a report says where no row exists yet: no numbers, and how to make them.
+
+    ``fit`` is the command that fits the rows, ``script`` the one whose ``--report``
+    writes the table.
+    """
+    return (
+        f"**No rows yet.** `{folder}` holds no fit for this table, so it shows no numbers. "
+        f"Fit them with `python {fit}`, then rebuild it with `python {script} --report`.\n"
+    )
+
+
+def publish(text: str, docs, name: str, script: str) -> None:
+    """Print a report and, where ``docs`` names a page, write it into that page's block."""
+    print(text)
+    if docs:
+        write_docs_block(text, Path(docs), name, script)
+        print(f"wrote the {name} block into {docs}")
+
+
+# -- thermodynamics of the test crystals: stored in the phonon rows, read by thermo.py ------
+THERMO_TEMPERATURE = 300.0
+THERMO_QUANTITIES = (("cv", "C_V", "J/(mol·K)"), ("entropy", "S", "J/(mol·K)"))
+
+
+def thermo_of(dos, frequencies, structures, temperature) -> dict:
+    """C_V and S per mole of atoms at ``temperature`` of each DOS row.
+
+    Negative values are clipped to 0 first. A row that is zero everywhere cannot be
+    normalised to 3N modes: its values are NaN.
+    """
+    dos = np.clip(np.asarray(dos, dtype=float), 0, None)
+    n_atoms = np.array([len(s) for s in structures])
+    values = {key: np.full(len(dos), np.nan) for key, _, _ in THERMO_QUANTITIES}
+    valid = np.any(dos > 0, axis=1)
+    if valid.any():
+        found = phonon_thermo(dos[valid], frequencies, n_atoms[valid], temperature, per_atom=True)
+        for key in values:
+            values[key][valid] = found[key]
+    return values
+
+
+def thermo_record(y_true, y_pred, frequencies, structures, temperature=THERMO_TEMPERATURE):
+    """Per test crystal, C_V and S from the true and the predicted DOS, as lists for JSON.
+
+    Returns ``{"temperature", "per_atom": True, "cv": {"true", "predicted"},
+    "entropy": {...}}``, each list one float per crystal, ``None`` where a DOS is zero
+    everywhere.
+    """
+    true = thermo_of(y_true, frequencies, structures, temperature)
+    predicted = thermo_of(y_pred, frequencies, structures, temperature)
+
+    def floats(values):
+        return [None if np.isnan(v) else float(v) for v in values]
+
+    record = {"temperature": float(temperature), "per_atom": True}
+    for key, _, _ in THERMO_QUANTITIES:
+        record[key] = {"true": floats(true[key]), "predicted": floats(predicted[key])}
+    return record

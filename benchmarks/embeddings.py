@@ -57,6 +57,8 @@ OPTIONS = {
     "cgcnn": ("CGCNN", "cgcnn"),
     "chgnet": ("CHGNet", "chgnet"),
     "magpie_chgnet": ("Magpie + CHGNet", ["magpie", "chgnet"]),
+    "sevennet": ("SevenNet-0", "sevennet"),
+    "magpie_sevennet": ("Magpie + SevenNet-0", ["magpie", "sevennet"]),
     "vae": ("VAE", "vae"),
     "magpie_vae": ("Magpie + VAE", ["magpie", "vae"]),
     "contrastive": ("contrastive", "contrastive"),
@@ -347,9 +349,7 @@ def plot(rows, trees, path: Path) -> None:
     if tree_values:
         ax.axvline(np.mean(tree_values), color="tab:green", ls="--", label="tree reference")
     ax.axvline(0.191, color="tab:red", ls=":", label="paper, Table 1")
-    ax.set_xlabel(
-        f"test MSE×10, ID split, schedule {schedule} (mean ± std over seeds)"
-    )
+    ax.set_xlabel(f"test MSE×10, ID split, schedule {schedule} (mean ± std over seeds)")
     ax.invert_yaxis()
     ax.legend(loc="lower right")
     fig.tight_layout()

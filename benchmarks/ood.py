@@ -9,8 +9,20 @@ into validation (early stopping) and test. ``--fine-tune`` then takes 10 % of
 each OOD test part, fine-tunes DOSTransformer on it (prompts and decoder only,
 and all parameters) and scores the other 90 % before and after.
 
+Each (split, model, seed) fit writes one JSON file to ``--rows`` (default
+``docs/data/ood``); the fine-tuning study is stored in the DOSTransformer row of
+its OOD split. A fit whose file exists is skipped (a DOSTransformer row without
+the fine-tuning that ``--fine-tune`` asks for is fitted again), so the grid can be
+spread over several sittings; ``--report`` rebuilds the tables from the JSON files
+alone and writes them into ``docs/results.md`` between the ``<!-- ood:begin -->``
+and ``<!-- ood:end -->`` markers. A ``--quick`` run always fits and writes its
+rows to ``OUT/rows``, never into the docs' data. Every run also writes
+``results.json`` to ``--out``.
+
     python benchmarks/ood.py --quick                    # smoke run (CI-sized)
     python benchmarks/ood.py --device cuda --fine-tune  # full run on a GPU
+    python benchmarks/ood.py --seeds 0 1 2 --fine-tune  # three seeds (mean ± std)
+    python benchmarks/ood.py --report
 """
 
 from __future__ import annotations
@@ -23,23 +35,108 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from common import SPLITS, add_common_arguments, finish_arguments, print_split_table, run_splits
+from common import (
+    MODELS,
+    SPLITS,
+    add_common_arguments,
+    add_row_arguments,
+    build,
+    command_args,
+    finish_arguments,
+    fit_record,
+    group_rows,
+    hardware_note,
+    load_row_files,
+    mean_std_cell,
+    metric_cells,
+    no_rows_text,
+    print_split_table,
+    publish,
+    row_label,
+    row_name,
+    rows_folder,
+    run_unstored_splits,
+    save_row,
+    seeds_cell,
+    split_record,
+    split_sizes,
+    stored_rows,
+    training_cells,
+)
 
 from dos_estimators import dos_report
 from dos_estimators.datasets import load_phonon_dos
 
 DEFAULT_MODELS = ["trees", "mlp", "graph_network", "e3nn", "dostransformer"]
 FINE_TUNE_FRACTION = 0.1
+ROWS = "docs/data/ood"
+SCRIPT = "benchmarks/ood.py"
+# Raise when the benchmark changes what a row measures: older rows are then refitted.
+REVISION = 1
+# The fine-tuning study's lines: key, label.
+FINE_TUNE_LINES = (
+    ("before", "before"),
+    ("prompt_only", "prompts + decoder (`only_prompt=True`)"),
+    ("all_parameters", "all parameters"),
+)
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_common_arguments(parser, models=DEFAULT_MODELS, out="results/ood")
     parser.add_argument("--splits", nargs="+", default=list(SPLITS), choices=list(SPLITS))
-    parser.add_argument("--seed", type=int, default=0, help="split and model seed")
+    parser.add_argument(
+        "--seeds",
+        "--seed",
+        dest="seeds",
+        nargs="+",
+        type=int,
+        default=[0],
+        help="split and model seeds (mean ± std)",
+    )
     parser.add_argument("--fine-tune", action="store_true", help="also run the Table 3 study")
     parser.add_argument("--fine-tune-epochs", type=int, default=50)
+    add_row_arguments(parser, rows=ROWS, docs="docs/results.md")
     return finish_arguments(parser.parse_args(argv))
+
+
+def row_file(split: str, key: str, seed: int, args) -> str:
+    """File name of one fit's row; it changes whenever the fit's settings do."""
+    return row_name([split, key, f"seed{seed}"], build(key, args, seed), revision=REVISION)
+
+
+def fine_tuned(args, split: str, key: str) -> bool:
+    """Whether the fit of ``key`` on ``split`` is followed by the Table 3 study."""
+    return args.fine_tune and key == "dostransformer" and split != "id"
+
+
+def has_fine_tune(args, split: str, key: str, row: dict) -> bool:
+    """Whether a stored row holds the fine-tuning (of ``--fine-tune-epochs``) asked for."""
+    if not fine_tuned(args, split, key):
+        return True
+    return row.get("fine_tune", {}).get("epochs") == args.fine_tune_epochs
+
+
+def load_rows(folder) -> list[dict]:
+    """The rows of ``folder`` whose file names match today's settings.
+
+    Parameters
+    ----------
+    folder : str or Path
+        Folder of the JSON rows (``docs/data/ood``).
+
+    Returns
+    -------
+    list of dict
+        One row per (split, model, seed) fit.
+    """
+
+    def name_of(row):
+        if row.get("model") not in MODELS or row.get("split") not in SPLITS:
+            return None
+        return row_file(row["split"], row["model"], row["seed"], command_args(row))
+
+    return load_row_files(folder, name_of)
 
 
 def fine_tune_study(model, X_test, y_test, seed, epochs):
@@ -49,7 +146,7 @@ def fine_tune_study(model, X_test, y_test, seed, epochs):
     tune, rest = order[:n_tune], order[n_tune:]
     X_tune, y_tune = [X_test[i] for i in tune], y_test[tune]
     X_rest, y_rest = [X_test[i] for i in rest], y_test[rest]
-    study = {"n_fine_tune": int(n_tune), "n_scored": len(rest)}
+    study = {"n_fine_tune": int(n_tune), "n_scored": len(rest), "epochs": epochs}
     study["before"] = dos_report(y_rest, model.predict(X_rest))
     for label, only_prompt in (("prompt_only", True), ("all_parameters", False)):
         tuned = copy.deepcopy(model)
@@ -60,46 +157,135 @@ def fine_tune_study(model, X_test, y_test, seed, epochs):
     return study
 
 
+def report(rows, folder) -> str:
+    """Markdown tables (mean ± std over seeds) built from the JSON rows alone.
+
+    One Table 2 block per split, then the Table 3 fine-tuning study of each OOD split
+    whose DOSTransformer rows hold one.
+
+    Parameters
+    ----------
+    rows : list of dict
+        As :func:`load_rows` returns them.
+    folder : str or Path
+        Where they lie, named when there are none.
+
+    Returns
+    -------
+    str
+        The tables, or a sentence saying that no rows exist yet.
+    """
+    if not rows:
+        return no_rows_text(folder, f"{SCRIPT} --seeds 0 1 2 --fine-tune", SCRIPT)
+    lines = [
+        "Test crystals of each split; mean ± standard deviation (population) over the seeds "
+        f"listed. R² per crystal is the paper's R². {hardware_note(rows)}\n"
+    ]
+    groups = group_rows(rows, "split")
+    for split, split_label in SPLITS.items():
+        mine = [r for r in rows if r["split"] == split]
+        if not mine:
+            continue
+        lines += [
+            f"**{split_label}** ({split_sizes(mine)})\n",
+            "| model | seeds | MSE×10 | MAE | R² per crystal | R² pooled | epochs | s/epoch |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for (_, key, variant), group in groups.items():
+            if group[0]["split"] == split:
+                cells = [row_label(key, variant), seeds_cell(group)]
+                cells += [*metric_cells(group), *training_cells(group)]
+                lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    tuned_groups = [(k, [r for r in g if "fine_tune" in r]) for k, g in groups.items()]
+    tuned_groups.sort(key=lambda item: list(SPLITS).index(item[0][0]))
+    for (split, key, variant), tuned in tuned_groups:
+        for epochs in sorted({r["fine_tune"]["epochs"] for r in tuned}):
+            mine = [r for r in tuned if r["fine_tune"]["epochs"] == epochs]
+            studies = [r["fine_tune"] for r in mine]
+            counts = sorted({(s["n_fine_tune"], s["n_scored"]) for s in studies})
+            lines += [
+                f"**Prompt fine-tuning (Table 3), {SPLITS[split]}**, {row_label(key, variant)}, "
+                f"seeds {seeds_cell(mine)}: fine-tuned for {epochs} epochs on 10 % of the test "
+                "crystals, scored before and after on the other 90 % "
+                f"({', '.join(f'{a} tuned, {b} scored' for a, b in counts)})\n",
+                "| | MSE×10 | MAE | R² per crystal | R² pooled |",
+                "| --- | --- | --- | --- | --- |",
+            ]
+            for line, label in FINE_TUNE_LINES:
+                cells = [
+                    mean_std_cell([s[line][m] for s in studies])
+                    for m in ("mse_x10", "mae", "r2_per_crystal", "r2_pooled")
+                ]
+                lines.append(f"| {label} | " + " | ".join(cells) + " |")
+            lines.append("")
+    return "\n".join(lines)
+
+
+def print_fine_tune(row) -> None:
+    """The fine-tuning study of one row, as lines of text."""
+    study = row["fine_tune"]
+    print(
+        f"\nFine-tuning DOSTransformer on {study['n_fine_tune']} {SPLITS[row['split']]} test "
+        f"crystals ({study['epochs']} epochs, seed {row['seed']}), scored on the other "
+        f"{study['n_scored']}:"
+    )
+    for label, _ in FINE_TUNE_LINES:
+        t = study[label]
+        print(
+            f"  {label:15s} MSE×10 {t['mse_x10']:.3f} MAE {t['mae']:.3f} "
+            f"R² {t['r2_per_crystal']:.3f} R² pooled {t['r2_pooled']:.3f}"
+        )
+
+
 def main(argv=None):
     args = parse_args(argv)
+    folder = rows_folder(args, ROWS)
+    if args.report:
+        text = report(load_rows(folder), folder)
+        publish(text, args.docs, "ood", SCRIPT)
+        return text
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    phonon = load_phonon_dos(data_home=args.data_home, n_jobs=args.n_jobs)
-    structures, dos = phonon.structures, phonon.dos
+    folder.mkdir(parents=True, exist_ok=True)
 
-    studies = {}
+    def path_of(split, key, seed):
+        return folder / row_file(split, key, seed, args)
 
-    def fine_tune(split, key, model, data, y_pred, row, indices):
-        if args.fine_tune and key == "dostransformer" and split != "id":
-            studies[split] = fine_tune_study(
-                model, data[2], data[5], args.seed, args.fine_tune_epochs
-            )
+    stored = stored_rows(args, path_of, complete=lambda *fit: has_fine_tune(args, *fit))
+    todo = len(args.seeds) * len(args.splits) * len(args.models) - len(stored)
+    print(f"{todo} fits to run, {len(stored)} stored in {folder}", flush=True)
+    phonon = load_phonon_dos(data_home=args.data_home, n_jobs=args.n_jobs) if todo else None
 
-    results = run_splits(args, structures, dos, args.splits, args.seed, after_fit=fine_tune)
-    print(f"\nPhonon DOS, seed {args.seed}{' (quick)' if args.quick else ''}, {args.device}")
-    print_split_table(results, args.models)
-    for split, study in studies.items():
-        print(
-            f"\nFine-tuning DOSTransformer on {study['n_fine_tune']} {SPLITS[split]} test crystals "
-            f"({args.fine_tune_epochs} epochs), scored on the other {study['n_scored']}:"
-        )
-        for label in ("before", "prompt_only", "all_parameters"):
-            t = study[label]
-            print(
-                f"  {label:15s} MSE×10 {t['mse_x10']:.3f} MAE {t['mae']:.3f} "
-                f"R² {t['r2_per_crystal']:.3f} R² pooled {t['r2_pooled']:.3f}"
-            )
+    rows = []
+    for seed in args.seeds:
+
+        def after_fit(split, key, model, data, y_pred, row, indices, seed=seed):
+            row.update(**fit_record(args, seed), **split_record(indices, phonon.material_ids))
+            if fine_tuned(args, split, key):
+                row["fine_tune"] = fine_tune_study(
+                    model, data[2], data[5], seed, args.fine_tune_epochs
+                )
+            save_row(path_of(split, key, seed), row)
+
+        results = run_unstored_splits(args, phonon, seed, stored, after_fit)
+        rows += results.values()
+        print(f"\nPhonon DOS, seed {seed}{' (quick)' if args.quick else ''}, {args.device}")
+        print_split_table(results, args.models)
+        for row in results.values():
+            if "fine_tune" in row:
+                print_fine_tune(row)
 
     payload = {
-        "seed": args.seed,
+        "seeds": args.seeds,
         "quick": args.quick,
         "device": args.device,
         "threads": torch.get_num_threads(),
-        "results": list(results.values()),
-        "fine_tune": studies,
+        "rows": str(folder),
+        "results": rows,
     }
     (out / "results.json").write_text(json.dumps(payload, indent=2))
-    print(f"wrote {out / 'results.json'}")
+    print(f"wrote {out / 'results.json'}, rows in {folder}")
     return payload
 
 
