@@ -14,6 +14,7 @@ import argparse
 import hashlib
 import inspect
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -322,7 +323,7 @@ def settings_hash(settings: dict) -> str:
 
 def save_row(path: Path, row: dict) -> None:
     """Write one fit's JSON whole or not at all (a killed run leaves no truncated row)."""
-    partial = path.with_suffix(".partial")
+    partial = path.with_suffix(f".{os.getpid()}.partial")  # one per writer: no two share it
     partial.write_text(json.dumps(row, indent=1, default=str))
     partial.replace(path)
 

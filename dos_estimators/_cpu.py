@@ -1,35 +1,42 @@
-"""Sharing the CPU cores between fits: the cores as machine-wide locks, held in turns.
+"""Sharing the CPU cores between fits: the physical cores as per-user locks, held in turns.
 
 torch's CPU kernels run on OpenMP threads that spin while they wait for each other.
 Two processes that each run as many threads as there are cores therefore do not
 share the cores: each one's threads wait, spinning, for threads the other process
-has pushed off a core, and both fits run about twenty times slower than one alone
-(measured on 2 cores). Fewer threads per process would avoid that but make a fit
-alone slower, and a fit's last digits depend on its thread count.
+has pushed off a core, and both fits run several times (up to twenty times) slower
+than one alone. Fewer threads per process would avoid that but make a fit alone
+slower, and a fit's last digits depend on its thread count.
 
 So the package keeps torch's thread count and shares the cores in time instead.
-Each core of the machine is a lock file; a block of CPU work (a fit, a prediction,
-a batch of pretrained-potential features) holds as many of them as torch has
-threads, and gives them back for a moment after every batch (:func:`pause`), when a
-waiting block takes its turn. Alone, a block always finds its cores free and runs
-as before; two blocks at once alternate batch by batch, each at full speed. A
-process that dies releases its locks with it (they are ``flock`` locks).
+Each physical core is a lock file; a block of CPU work (a fit, a prediction, a batch
+of pretrained-potential features) holds as many of the cores it may run on as torch
+has threads, and at each :func:`pause` (after every training, validation and
+prediction batch, and every few structures of graph building) hands them to a
+waiting block once it has held them for ``TURN`` seconds. Alone, a block always
+finds its cores free and runs as before; two blocks at once alternate, each at full
+speed. A process that dies releases its locks with it (they are ``flock`` locks).
 
 The locks live in a per-user folder of the temporary directory, or in the folder
 named by the environment variable ``DOS_ESTIMATORS_CPU_LOCKS``; setting it to
-``off`` turns the sharing off (each block then runs as soon as it is called).
+``off`` turns the sharing off (each block then runs as soon as it is called). Where
+the folder cannot be used (no ``fcntl``, a read-only file system), a warning says so
+once and blocks run without sharing.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 import tempfile
 import threading
 import time
+import warnings
 from contextlib import contextmanager
+from functools import cache
 
-import torch
+try:
+    import fcntl
+except ImportError:  # not a POSIX system: no sharing
+    fcntl = None
 
 ENVIRONMENT_VARIABLE = "DOS_ESTIMATORS_CPU_LOCKS"
 
@@ -43,6 +50,22 @@ TURN = 0.5
 PATIENCE = 30.0
 
 _local = threading.local()
+# Lock names held by this process's threads: a thread never waits for cores that
+# another thread of its own process holds (that thread may be waiting for it).
+_PROCESS_HELD: set[str] = set()
+_PROCESS_LOCK = threading.Lock()
+_WARNED = []
+
+
+def _warn_once(message: str) -> None:
+    if not _WARNED:
+        _WARNED.append(message)
+        warnings.warn(
+            f"{message}; fits and predictions run without taking turns on the CPU cores "
+            f"(set {ENVIRONMENT_VARIABLE} to a writable folder, or to 'off').",
+            RuntimeWarning,
+            stacklevel=4,
+        )
 
 
 def lock_folder() -> str | None:
@@ -50,65 +73,93 @@ def lock_folder() -> str | None:
     value = os.environ.get(ENVIRONMENT_VARIABLE, "")
     if value.strip().lower() == "off":
         return None
+    if fcntl is None:
+        _warn_once("this system has no flock")
+        return None
     folder = value or os.path.join(tempfile.gettempdir(), f"dos_estimators-cpu-{os.getuid()}")
-    os.makedirs(folder, mode=0o700, exist_ok=True)
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+    except OSError as error:
+        _warn_once(f"the CPU lock folder {folder!r} cannot be made ({error})")
+        return None
     return folder
 
 
-def n_cores() -> int:
-    """The physical cores this process may run on (hyper-threads of one core count once).
-
-    torch starts one thread per physical core, so that is how many core locks there are.
-    """
-    try:
-        cpus = os.sched_getaffinity(0)
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-    cores = set()
+@cache
+def _cores_of(cpus: tuple[int, ...]) -> tuple[str, ...]:
+    """Lock names of the physical cores of ``cpus`` (hyper-threads of one core: one name)."""
+    names = []
     for cpu in cpus:
         topology = f"/sys/devices/system/cpu/cpu{cpu}/topology/"
         try:
-            with (
-                open(topology + "physical_package_id") as package,
-                open(topology + "core_id") as core,
-            ):
-                cores.add((package.read().strip(), core.read().strip()))
+            with open(topology + "core_cpus_list") as siblings:
+                name = "core-" + siblings.read().strip().replace(",", "_")
         except OSError:
-            cores.add(("cpu", str(cpu)))
-    return len(cores)
+            try:
+                with open(topology + "thread_siblings_list") as siblings:
+                    name = "core-" + siblings.read().strip().replace(",", "_")
+            except OSError:
+                name = f"cpu-{cpu}"
+        if name not in names:
+            names.append(name)
+    return tuple(names)
+
+
+def cores() -> tuple[str, ...]:
+    """Lock names of the physical cores this process may run on.
+
+    A core is named by the list of its logical CPUs (``core-0_16`` for CPU 0 and its
+    hyper-thread 16), so that processes pinned to different CPUs never share a lock.
+    """
+    try:
+        cpus = tuple(sorted(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return tuple(f"cpu-{i}" for i in range(os.cpu_count() or 1))
+    return _cores_of(cpus)
+
+
+def n_cores() -> int:
+    """The number of physical cores this process may run on."""
+    return len(cores())
 
 
 class CoreLease:
-    """``n_tokens`` of the machine's ``n_cores`` core locks, taken and given back in turns.
+    """``n_tokens`` of the given cores' locks, taken and given back in turns.
 
     Parameters
     ----------
     folder : str
-        The folder of the lock files ``core-0`` … ``core-{n_cores - 1}`` and ``gate``.
+        The folder of the lock files (one per core, and ``gate``).
     n_tokens : int
-        How many cores the holder computes on (torch's thread count, at most ``n_cores``).
-    n_cores : int
-        How many core locks there are.
+        How many cores the holder computes on (torch's thread count, at most
+        ``len(names)``).
+    names : sequence of str
+        The lock names of the cores it may take (see :func:`cores`).
 
     Notes
     -----
-    Waiting is fair and cannot deadlock. A block that waits first takes the ``gate``
-    lock and keeps it while it waits for cores, so a holder that gives its cores back
-    in :meth:`pause` cannot take them again before the waiter has had them. Only the
-    gate's holder ever waits for a core, and a core's holder never waits for anything
-    while it holds one (:meth:`pause` gives the cores back before it takes the gate).
+    A block that has to wait takes the ``gate`` lock first and keeps it while it
+    waits, and a holder hands its cores over at a pause only while the gate is
+    taken; a holder that has just handed over waits for the gate in turn. So two
+    blocks alternate, and with more the cores pass from holder to waiter without
+    starving anyone in practice (the gate is polled, not a queue: who gets it next
+    among several waiters is not first come, first served). Only the gate's holder
+    waits for cores, and a core's holder never waits for anything while it holds
+    one (a pause gives the cores back before it takes the gate), so there is no
+    deadlock.
 
-    A holder that never pauses (a process suspended with Ctrl-Z, or stopped in a
-    debugger) would make the others wait for ever, so nobody waits longer than
-    ``PATIENCE`` seconds: a block that has waited that long runs on the cores it has
-    and takes the missing ones whenever it finds them free (see :meth:`pause`).
+    Nobody waits longer than ``PATIENCE`` seconds for a holder that never pauses (a
+    process suspended with Ctrl-Z, or stopped in a debugger): a block that has
+    waited that long runs on the cores it has and takes the missing ones whenever it
+    finds them free (see :meth:`pause`). A thread never waits for cores held by
+    another thread of its own process.
     """
 
-    def __init__(self, folder: str, n_tokens: int, n_cores: int):
+    def __init__(self, folder: str, n_tokens: int, names):
         self.folder = folder
-        self.n_cores = n_cores
-        self.n_tokens = max(1, min(n_tokens, n_cores))
-        self.held: dict[int, int] = {}  # core index -> open file descriptor
+        self.names = tuple(names)
+        self.n_tokens = max(1, min(n_tokens, len(self.names)))
+        self.held: dict[str, int] = {}  # lock name -> open file descriptor
         self.since = 0.0  # when the cores were last taken (time.monotonic)
         self.wait_again_at = 0.0  # after a wait ran out of patience: when to wait again
 
@@ -116,16 +167,17 @@ class CoreLease:
         return os.open(os.path.join(self.folder, name), os.O_RDWR | os.O_CREAT, 0o600)
 
     @staticmethod
-    def _lock(fd: int, deadline: float | None) -> bool:
+    def _lock(fd: int, deadline: float | None, shared: bool = False) -> bool:
         """Lock ``fd``: at once (``deadline`` None) or waiting until ``deadline`` at most.
 
         ``flock`` cannot wait with a limit, so the wait tries again after a pause that
         grows to 5 ms: a hand-over comes at most that late.
         """
+        mode = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
         delay = 0.0002
         while True:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, mode)
                 return True
             except BlockingIOError:
                 if deadline is None or time.monotonic() >= deadline:
@@ -133,61 +185,74 @@ class CoreLease:
             time.sleep(delay)
             delay = min(2 * delay, 0.005)
 
-    def _take(self, core: int, deadline: float | None) -> bool:
-        fd = self._open(f"core-{core}")
+    def _take(self, name: str) -> bool:
+        """Take core ``name`` if it is free now."""
+        fd = self._open(name)
         try:
-            locked = self._lock(fd, deadline)
+            if not self._lock(fd, None):
+                os.close(fd)
+                return False
         except BaseException:
             os.close(fd)
             raise
-        if not locked:
-            os.close(fd)
-            return False
-        self.held[core] = fd
+        self.held[name] = fd
+        with _PROCESS_LOCK:
+            _PROCESS_HELD.add(name)
         return True
 
     def _take_free(self) -> None:
         """Take the cores that are free now, up to ``n_tokens``."""
-        for core in range(self.n_cores):
+        for name in self.names:
             if len(self.held) == self.n_tokens:
                 break
-            if core not in self.held:
-                self._take(core, None)
+            if name not in self.held:
+                self._take(name)
 
-    def acquire(self, patience: float | None = None) -> bool:
-        """Wait for the gate, then for ``n_tokens`` free cores, ``patience`` seconds at most.
+    def _blocked_by_own_process(self) -> bool:
+        """Whether another thread of this process holds a core this lease could take."""
+        with _PROCESS_LOCK:
+            return any(n in _PROCESS_HELD for n in self.names if n not in self.held)
+
+    def acquire(self, patience: float | None = None, queue: bool = False) -> bool:
+        """Take ``n_tokens`` cores: free ones at once, else wait (``patience`` s at most).
 
         Parameters
         ----------
         patience : float, optional
             Defaults to ``PATIENCE``.
+        queue : bool, default=False
+            Take the gate before any core, even a free one: a holder that has just
+            given its cores back must let the block that waits for them (and holds the
+            gate) have them first.
 
         Returns
         -------
         bool
-            Whether all ``n_tokens`` cores are held (False: patience ran out first; the
-            cores found free are held).
+            Whether all ``n_tokens`` cores are held (False: patience ran out first, or
+            another thread of this process holds the missing ones; the cores found free
+            are held).
         """
-        deadline = time.monotonic() + (PATIENCE if patience is None else patience)
-        gate = self._open("gate")
-        try:
-            if self._lock(gate, deadline):
-                self._take_free()
-                # Every other core is busy: wait for the first one not held here. Its
-                # holder gives it back at its next pause.
-                while len(self.held) < self.n_tokens:
-                    missing = next(c for c in range(self.n_cores) if c not in self.held)
-                    if not self._take(missing, deadline):
-                        break
-                    self._take_free()
-        except BaseException:
-            self.release()
-            raise
-        finally:
-            os.close(gate)  # closing the file releases the lock
+        if not queue:
+            self._take_free()
+        if len(self.held) < self.n_tokens and not self._blocked_by_own_process():
+            deadline = time.monotonic() + (PATIENCE if patience is None else patience)
+            gate = self._open("gate")
+            try:
+                if self._lock(gate, deadline):
+                    delay = 0.0002
+                    while len(self.held) < self.n_tokens and time.monotonic() < deadline:
+                        self._take_free()
+                        if len(self.held) < self.n_tokens:
+                            if self._blocked_by_own_process():
+                                break
+                            time.sleep(delay)
+                            delay = min(2 * delay, 0.005)
+            except BaseException:
+                self.release()
+                raise
+            finally:
+                os.close(gate)  # closing the file releases the lock
         self.since = time.monotonic()
-        if len(self.held) < self.n_tokens:
-            self._take_free()  # the last chance, without the gate
         if len(self.held) < self.n_tokens:
             self.wait_again_at = self.since + PATIENCE
             return False
@@ -195,6 +260,8 @@ class CoreLease:
 
     def release(self) -> None:
         """Give every held core back."""
+        with _PROCESS_LOCK:
+            _PROCESS_HELD.difference_update(self.held)
         for fd in self.held.values():
             os.close(fd)
         self.held.clear()
@@ -203,7 +270,7 @@ class CoreLease:
         """Whether another block waits for cores (it holds the gate while it waits)."""
         gate = self._open("gate")
         try:
-            return not self._lock(gate, None)
+            return not self._lock(gate, None, shared=True)
         finally:
             os.close(gate)
 
@@ -211,48 +278,74 @@ class CoreLease:
         """If another block waits and this turn has lasted ``TURN`` seconds, let it go first.
 
         The cores are given back and taken again; the waiting block has them in
-        between. Alone, a pause costs one ``flock`` call every ``TURN`` seconds. A
-        block short of cores (its wait ran out of patience) takes free ones instead,
-        and every ``PATIENCE`` seconds queues again for ``4 * TURN`` seconds at most
-        (a live holder hands over within a turn), so that it rejoins the turns when
-        the holder that kept it waiting pauses again.
+        between. Alone, a pause costs a clock reading, and one ``flock`` call every
+        ``TURN`` seconds. A block short of cores (its wait ran out of patience) takes
+        free ones instead, and every ``PATIENCE`` seconds queues again for ``4 * TURN``
+        seconds at most (a live holder hands over within a turn), so that it rejoins
+        the turns when the holder that kept it waiting pauses again.
         """
         now = time.monotonic()
+        if now - self.since < TURN:
+            return
         if len(self.held) < self.n_tokens:
             if now < self.wait_again_at:
                 self._take_free()
             else:
                 self.release()
-                self.acquire(patience=4 * TURN)
+                self.acquire(patience=4 * TURN, queue=True)
             return
-        if now - self.since < TURN or not self.waiting():
+        if not self.waiting():
+            self.since = now
             return
         self.release()
-        self.acquire()
+        self.acquire(queue=True)
+
+
+class _NotShared:
+    """Stands for a lease in a block that shares nothing (see :func:`cpu_turns`)."""
+
+    def pause(self) -> None:
+        pass
+
+    def release(self) -> None:
+        pass
 
 
 @contextmanager
-def cpu_turns(device):
+def cpu_turns(device, share: bool = True):
     """Hold this process's share of the CPU cores for a block of work on ``device``.
 
-    Blocks nest (the outermost one holds the cores) and each thread holds its own
-    share. On devices other than the CPU, and with sharing off, nothing is held.
+    Blocks nest (the outermost one decides and holds the cores) and each thread holds
+    its own share. On devices other than the CPU, and with sharing off, nothing is held.
 
     Parameters
     ----------
     device : str or torch.device
         The device the block computes on.
+    share : bool, default=True
+        False for a block that must not wait for other processes, nor make them wait,
+        nor any block nested in it: one of several processes that train together
+        (accelerate's data-parallel processes wait for each other at every step, and
+        would wait for ever for one waiting for its turn).
     """
-    if torch.device(device).type != "cpu" or getattr(_local, "lease", None) is not None:
+    if getattr(_local, "lease", None) is not None:
         yield
         return
-    folder = lock_folder()
-    if folder is None:
-        yield
-        return
-    cores = n_cores()
-    lease = CoreLease(folder, torch.get_num_threads(), cores)
-    lease.acquire()
+    import torch
+
+    folder = None
+    if share and torch.device(device).type == "cpu":
+        folder = lock_folder()
+    lease = _NotShared()
+    if folder is not None:
+        names = cores()
+        candidate = CoreLease(folder, torch.get_num_threads(), names)
+        try:
+            candidate.acquire()
+            lease = candidate
+        except OSError as error:  # the folder went away, or cannot be written
+            candidate.release()
+            _warn_once(f"the CPU lock folder {folder!r} cannot be used ({error})")
     _local.lease = lease
     try:
         yield
@@ -262,11 +355,36 @@ def cpu_turns(device):
 
 
 def pause() -> None:
-    """Let a waiting block of another process (or thread) run its turn; then go on.
+    """Let a waiting block of another process take its turn, if it is time; then go on.
 
-    Called after every batch of training, validation and prediction. Does nothing
-    outside :func:`cpu_turns`.
+    Called after every batch of training, validation and prediction, and between
+    structures in graph building and the crystal-system search. Does nothing outside
+    :func:`cpu_turns`; costs a clock reading when nobody waits.
     """
     lease = getattr(_local, "lease", None)
-    if lease is not None:
+    if lease is None:
+        return
+    try:
         lease.pause()
+    except OSError as error:  # the lock folder went away during a long block
+        lease.release()
+        _local.lease = _NotShared()
+        _warn_once(f"the CPU lock folder cannot be used any more ({error})")
+
+
+def _forget_in_child() -> None:
+    """After a fork: the child holds no turn (its copies of the lock files are closed)."""
+    lease = getattr(_local, "lease", None)
+    if isinstance(lease, CoreLease):
+        for fd in lease.held.values():
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        lease.held.clear()
+    _local.lease = None
+    _PROCESS_HELD.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_in_child)

@@ -14,6 +14,7 @@ import torch
 from pymatgen.core import Structure
 from torch_geometric.data import Batch, Data
 
+from ._cpu import pause
 from .features import atomic_masses, element_table
 
 _AMU_PER_A3_TO_G_PER_CM3 = 1.66053906660
@@ -141,12 +142,15 @@ def structures_to_graphs(
         from tqdm.auto import tqdm
 
         items = tqdm(items, total=len(structures), desc="graphs", unit="structure")
-    return [
-        structure_to_graph(
-            s, cutoff=cutoff, node_features=node_features, index=i, self_loops=self_loops
+    graphs = []
+    for i, s in items:
+        graphs.append(
+            structure_to_graph(
+                s, cutoff=cutoff, node_features=node_features, index=i, self_loops=self_loops
+            )
         )
-        for i, s in items
-    ]
+        pause()  # a long graph building lets a waiting fit have its turn (dos_estimators._cpu)
+    return graphs
 
 
 def collate_graphs(samples: Sequence) -> Batch | tuple[Batch, torch.Tensor]:

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 from pymatgen.core import DummySpecies, Structure
 
+from ._cpu import pause
+
 CRYSTAL_SYSTEMS = (
     "cubic",
     "hexagonal",
@@ -222,11 +224,13 @@ def n_species(structure: Structure) -> int:
 def structure_key(structure: Structure) -> bytes:
     """A digest that identifies a structure's lattice, species and positions.
 
-    Used to compute the crystal system once per distinct structure.
+    Used to compute the crystal system (and cached features) once per distinct
+    structure. Species count with their oxidation states: Fe2+ and Fe3+ on two sites
+    can lower the symmetry that two Fe atoms have.
     """
     digest = hashlib.blake2b(digest_size=16)
     digest.update(np.ascontiguousarray(structure.lattice.matrix, dtype=np.float64).tobytes())
-    digest.update(np.asarray(structure.atomic_numbers, dtype=np.int64).tobytes())
+    digest.update("\0".join(site.species_string for site in structure).encode())
     digest.update(np.ascontiguousarray(structure.frac_coords, dtype=np.float64).tobytes())
     return digest.digest()
 
@@ -282,6 +286,7 @@ def _crystal_system_cached(key: bytes, symprec: float, structure: Structure) -> 
     cached = _SYSTEM_CACHE.get((key, symprec))
     if cached is not None:
         return cached
+    pause()  # many searches let a waiting fit have its turn (dos_estimators._cpu)
     system = _find_crystal_system(structure, symprec)
     if len(_SYSTEM_CACHE) >= _SYSTEM_CACHE_MAX:
         _SYSTEM_CACHE.clear()
@@ -311,18 +316,20 @@ def system_of_space_group(number: int) -> str:
 
 def _find_crystal_system(structure: Structure, symprec: float) -> str:
     """The crystal system from moyopy (Rust), or from spglib if moyopy finds none."""
-    import moyopy
-
     # Sites of the same species get one number, as pymatgen gives spglib.
     numbers: dict = {}
-    cell = moyopy.Cell(
-        structure.lattice.matrix.tolist(),
-        structure.frac_coords.tolist(),
-        [numbers.setdefault(site.species, len(numbers) + 1) for site in structure],
-    )
     try:
+        import moyopy
+
+        cell = moyopy.Cell(
+            structure.lattice.matrix.tolist(),
+            structure.frac_coords.tolist(),
+            [numbers.setdefault(site.species, len(numbers) + 1) for site in structure],
+        )
         number = moyopy.MoyoDataset(cell, symprec=symprec, angle_tolerance=ANGLE_TOLERANCE).number
-    except Exception:  # moyopy raises its own errors when no tolerance works
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:  # moyopy's errors, a panic in its Rust code (a BaseException)
         from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
         return SpacegroupAnalyzer(structure, symprec=symprec).get_crystal_system()

@@ -25,6 +25,16 @@ def one_torch_thread():
     torch.set_num_threads(previous)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def own_cpu_turns(tmp_path_factory):
+    # Fits and predictions take turns on the CPU cores through lock files (see
+    # dos_estimators._cpu). The tests use their own folder: they should neither wait
+    # for the user's benchmarks on the same machine nor slow them down.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DOS_ESTIMATORS_CPU_LOCKS", str(tmp_path_factory.mktemp("cpu_locks")))
+        yield
+
+
 def _fcc(a: float) -> Lattice:
     """Primitive face-centred-cubic lattice of cubic constant ``a``."""
     return Lattice([[0, a / 2, a / 2], [a / 2, 0, a / 2], [a / 2, a / 2, 0]])

@@ -34,7 +34,7 @@ def _import(module: str, option: str, extra: str):
     except ImportError as error:
         raise ImportError(
             f"node_features={option!r} needs the {module.split('.')[0]} package (its weights "
-            f"ship inside it): pip install 'dos_estimators[{extra}]'"
+            f"ship inside it): pip install 'dos_estimators[{extra}]' ({error})"
         ) from error
 
 
@@ -165,11 +165,18 @@ def _sevennet(model: str):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         network, _ = util.model_from_checkpoint(util.pretrained_name_to_path(model))
+    names = list(network._modules)
+    if "reduce_input_to_hidden" not in names or network.modal_map:
+        raise ValueError(
+            f"SevenNetAtomEmbedding(model={model!r}): the per-atom features are read before "
+            "the 'reduce_input_to_hidden' read-out of a single-fidelity SevenNet such as "
+            f"'7net-0'; {model!r} "
+            + ("is multi-fidelity." if network.modal_map else "has no such layer.")
+        )
     network.eval()
     network.set_is_batch_data(True)
     for parameter in network.parameters():
         parameter.requires_grad_(False)
-    names = list(network._modules)
     return network, names[: names.index("reduce_input_to_hidden")]
 
 
@@ -213,6 +220,13 @@ class SevenNetAtomEmbedding(PotentialAtomEmbedding):
 
     def _features(self, structures):
         network, layers = _sevennet(self.model)  # first: it says which extra is missing
+        unknown = sorted(
+            {str(e) for s in structures for e in s.composition if e.Z not in network.type_map}
+        )
+        if unknown:
+            raise ValueError(
+                f"SevenNet model {self.model!r} was not trained on {', '.join(unknown)}."
+            )
         from pymatgen.io.ase import AseAtomsAdaptor
         from sevenn.atom_graph_data import AtomGraphData
         from sevenn.train.dataload import unlabeled_atoms_to_graph

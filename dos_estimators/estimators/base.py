@@ -22,6 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
 from skorch.helper import predefined_split
+from skorch.hf import AccelerateMixin
 from torch.utils.data import Dataset, default_collate
 
 from .._cpu import cpu_turns, pause
@@ -76,10 +77,49 @@ class DOSNeuralNet(NeuralNet):
         pause()
         return step
 
+    def validation_step(self, batch, **fit_params):
+        step = super().validation_step(batch, **fit_params)
+        pause()
+        return step
+
     def evaluation_step(self, batch, training=False):
         output = super().evaluation_step(batch, training=training)
         pause()
         return output
+
+
+ACCELERATE = "accelerate"
+"""The ``device`` that hands training to Hugging Face accelerate (several GPUs, processes)."""
+
+
+def _accelerate():
+    """The ``accelerate`` package, or an ImportError that says how to install it."""
+    try:
+        import accelerate
+    except ImportError as error:
+        raise ImportError(
+            "device='accelerate' needs the accelerate package: "
+            "pip install 'dos_estimators[accelerate]'"
+        ) from error
+    return accelerate
+
+
+class AcceleratedDOSNeuralNet(AccelerateMixin, DOSNeuralNet):
+    """A ``DOSNeuralNet`` that Hugging Face accelerate places, shards and synchronises.
+
+    Under ``accelerate launch`` each process trains on its share of every epoch's
+    batches and the gradients are averaged across processes (data parallel);
+    validation gathers every process's predictions. It only trains: the estimators
+    keep each trained network as a plain :class:`DOSNeuralNet` (see
+    ``DOSRegressorBase._plain_net``).
+    """
+
+    def infer(self, x, **fit_params):
+        return self.module_(x.to(self.accelerator.device), **fit_params)
+
+
+def _discard(*args, **kwargs) -> None:
+    """A print sink that prints nothing (an accelerated net's log with ``verbose=0``)."""
 
 
 def check_targets(y, n_samples: int) -> np.ndarray:
@@ -269,6 +309,13 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
         if hasattr(self, "pooling") and self.pooling not in POOLINGS:
             raise ValueError(f"pooling={self.pooling!r} is not one of {POOLINGS}.")
         folder = self._checkpoint_dir
+        if self.device == ACCELERATE:
+            _accelerate()
+            if folder is not None:
+                raise ValueError(
+                    "checkpoint_dir cannot be used with device='accelerate': the processes "
+                    "that accelerate launches would all write the same checkpoints."
+                )
         if folder is not None and not isinstance(folder, (str, os.PathLike)):
             raise ValueError(
                 f"checkpoint_dir must be None or a folder path (str or os.PathLike), got "
@@ -340,9 +387,40 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
             for i, callback in enumerate(self.callbacks or [])
         ]
 
+    @property
+    def _device(self) -> torch.device:
+        """The device this process computes on (accelerate's choice for ``"accelerate"``)."""
+        if self.device == ACCELERATE:
+            return _accelerate().PartialState().device
+        return torch.device(self.device)
+
+    def _turns(self):
+        """The block in which a fit or prediction takes its turns on the CPU cores.
+
+        Processes launched by accelerate train together and must not wait for turns
+        (see :func:`dos_estimators._cpu.cpu_turns`).
+        """
+        return cpu_turns(self._device, share=self.device != ACCELERATE)
+
     def _new_net(self, module, seed, *, lr, max_epochs, train_split, callbacks):
-        """A skorch net around ``module`` with this estimator's training settings."""
-        return DOSNeuralNet(
+        """A skorch net around ``module`` with this estimator's training settings.
+
+        With ``device="accelerate"`` it is skorch's ``AccelerateMixin`` net, with a new
+        ``accelerate.Accelerator`` that reads its settings (processes, mixed precision)
+        from ``accelerate launch``/``accelerate config``.
+        """
+        if self.device == ACCELERATE:
+            accelerator = _accelerate().Accelerator()
+            net_class = AcceleratedDOSNeuralNet
+            placement = {
+                "accelerator": accelerator,
+                "device": None,
+                # skorch hands every line to a sink other than print, whatever verbose says.
+                "callbacks__print_log__sink": accelerator.print if self.verbose else _discard,
+            }
+        else:
+            net_class, placement = DOSNeuralNet, {"device": self.device}
+        return net_class(
             module=module,
             criterion=self._build_criterion(),
             optimizer=torch.optim.AdamW,
@@ -358,9 +436,27 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
             iterator_valid__batch_size=max(self.batch_size, PREDICT_BATCH_SIZE),
             train_split=train_split,
             callbacks=callbacks,
-            device=self.device,
             verbose=int(self.verbose),
+            **placement,
         )
+
+    def _plain_net(self, net) -> DOSNeuralNet:
+        """A network that accelerate trained, as a plain ``DOSNeuralNet`` on its device.
+
+        It predicts without accelerate (every process predicts all its inputs, with the
+        weights that data-parallel training made identical in every process), pickles
+        and saves; skorch's accelerated net holds accelerate's optimizer and scheduler
+        wrappers, which do neither.
+        """
+        if not isinstance(net, AcceleratedDOSNeuralNet):
+            return net
+        params = net.get_params(deep=False)
+        for name in ("accelerator", "unwrap_after_train", "callbacks__print_log__sink"):
+            params.pop(name, None)
+        params.update(module=net.module_, device=str(net.accelerator.device))
+        plain = DOSNeuralNet(**params).initialize()
+        plain.history = net.history
+        return plain
 
     def _scaled_targets(self, y, n_samples: int, name: str = "y") -> torch.Tensor:
         """Check ``y`` against the fitted grid and scale it as in training."""
@@ -427,7 +523,7 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
         try:
             # The whole fit, graphs included, takes its turns on the CPU cores with the
             # package's other fits and predictions (see dos_estimators._cpu).
-            with cpu_turns(self.device):
+            with self._turns():
                 return self._fit(X, y, energies=energies, X_valid=X_valid, y_valid=y_valid)
         except BaseException:
             for key in self._fitted_state():
@@ -496,7 +592,7 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
             member = folder.member(i) if folder is not None else None
             checkpoint = member.checkpoint() if member is not None else None
             # Members differ only in initialisation and batch order.
-            with seeded(int(seed), self.device):
+            with seeded(int(seed), self._device):
                 module = self._build_module(in_features, self.n_energies_)
                 self._configure_module(module)
                 net = self._new_net(
@@ -523,6 +619,7 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
                     net.fit(train_set, None, epochs=self.max_epochs - done)
                     if member is not None and self._training_ended(net):
                         checkpoint.save_final(net)
+            net = self._plain_net(net)
             # The validation inputs are not needed after training; do not pickle them.
             net.train_split = None
             self.nets_.append(net)
@@ -572,7 +669,7 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
 
     def _predict_inputs(self, inputs, return_std: bool = False):
         dataset = DOSDataset(inputs)
-        with deterministic(self.device):
+        with deterministic(self._device):
             members = [net.predict(dataset) for net in self.nets_]
         prediction = np.clip(np.mean(members, axis=0) * self.y_scale_, 0.0, None)
         if not return_std:
@@ -609,7 +706,7 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self, "net_")
         self._check_return_std(return_std)
-        with cpu_turns(self.device):
+        with self._turns():
             return self._predict_inputs(self._inputs(X), return_std=return_std)
 
     def save(self, path, *, notes=None) -> None:

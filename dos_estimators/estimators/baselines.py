@@ -41,6 +41,9 @@ use_energy : bool, default=False
     n_ensemble : int, default=1
         Networks averaged, each trained from its own initialisation.
     device : str, default="cpu"
+        A torch device (``"cuda"``, ``"cuda:1"``), or ``"accelerate"``: training through
+        Hugging Face accelerate, data parallel on the GPUs ``accelerate launch`` starts
+        one process for (the ``accelerate`` extra; user guide, "Several GPUs").
     callbacks : list of skorch callbacks, optional
     random_state : int, RandomState or None, default=None
     verbose : int, default=0

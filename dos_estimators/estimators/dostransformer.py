@@ -9,7 +9,6 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from .._cpu import cpu_turns
 from .._validation import is_integer, is_real
 from ..nn import (
     ATTENTIONS,
@@ -170,6 +169,9 @@ class DOSTransformerRegressor(GraphDOSRegressor):
     symprec : float, default=0.1
         Symmetry tolerance (Å) for crystal systems.
     device : str, default="cpu"
+        A torch device (``"cuda"``, ``"cuda:1"``), or ``"accelerate"``: training through
+        Hugging Face accelerate, data parallel on the GPUs ``accelerate launch`` starts
+        one process for (the ``accelerate`` extra; user guide, "Several GPUs").
     n_jobs : int, optional
         Processes for crystal-system detection of large inputs.
     callbacks : list of skorch callbacks, optional
@@ -498,21 +500,21 @@ class DOSTransformerRegressor(GraphDOSRegressor):
         self._check_return_std(return_std)
         if energies is not None:
             energies = check_energies(energies, len(np.atleast_1d(energies)))
-        with cpu_turns(self.device):
+        with self._turns():
             inputs = self._inputs(X)
-        if self.prompt is not None:
-            systems = [CRYSTAL_SYSTEMS[int(graph.system)] for graph in inputs]
-            unseen = [s for s in systems if s not in self.crystal_systems_]
-            if unseen:
-                warnings.warn(
-                    f"{len(unseen)} of {len(systems)} crystals belong to crystal systems that "
-                    f"training never saw ({', '.join(sorted(set(unseen)))}); their predictions "
-                    "use the mean of the trained prompts.",
-                    UserWarning,
-                    stacklevel=2,
-                )
-        with self._on_grid(energies):
-            return self._predict_inputs(inputs, return_std=return_std)
+            if self.prompt is not None:
+                systems = [CRYSTAL_SYSTEMS[int(graph.system)] for graph in inputs]
+                unseen = [s for s in systems if s not in self.crystal_systems_]
+                if unseen:
+                    warnings.warn(
+                        f"{len(unseen)} of {len(systems)} crystals belong to crystal systems "
+                        f"that training never saw ({', '.join(sorted(set(unseen)))}); their "
+                        "predictions use the mean of the trained prompts.",
+                        UserWarning,
+                        stacklevel=2,
+                    )
+            with self._on_grid(energies):
+                return self._predict_inputs(inputs, return_std=return_std)
 
     def fine_tune(self, X, y, *, only_prompt=True, max_epochs=50, lr=None):
         """Continue training a fitted model on a few new crystals (the paper's Table 3).
@@ -590,7 +592,7 @@ class DOSTransformerRegressor(GraphDOSRegressor):
                 module.system_prompts.requires_grad_(True)
             module.decoder.requires_grad_(True)
             try:
-                with seeded(seed, self.device):
+                with self._turns(), seeded(seed, self._device):
                     new_net = self._new_net(
                         module,
                         seed,
@@ -605,7 +607,7 @@ class DOSTransformerRegressor(GraphDOSRegressor):
                 if learned:
                     with torch.no_grad():
                         module.system_prompts.weight[others] = other_prompts
-            tuned.append(new_net)
+            tuned.append(self._plain_net(new_net))
         self.nets_ = tuned
         self.net_ = tuned[0]
         seen = set(self.crystal_systems_) | {CRYSTAL_SYSTEMS[k] for k in new_systems}

@@ -35,6 +35,9 @@ class DOSVectorRegressor(DOSRegressorBase):
     validation_fraction : float or None, default=0.1
     n_ensemble : int, default=1
     device : str, default="cpu"
+        A torch device (``"cuda"``, ``"cuda:1"``), or ``"accelerate"``: training through
+        Hugging Face accelerate, data parallel on the GPUs ``accelerate launch`` starts
+        one process for (the ``accelerate`` extra; user guide, "Several GPUs").
     callbacks : list of skorch callbacks, optional
     random_state : int, RandomState or None, default=None
     verbose : int, default=0
