@@ -5,7 +5,11 @@ its estimator from the command line, :func:`run_row` fits and measures it.
 Every fit is stored as one JSON file (:func:`save_row`, named by :func:`row_name`
 or the script's own name), and each script's ``--report`` builds its Markdown
 tables from those files alone and writes them between markers of a docs page
-(:func:`write_docs_block`).
+(:func:`write_docs_block`). The phonon, OOD and electron scripts keep only what is
+their own: the name of a row (:func:`row_file_name`), what a fit measures beyond
+:func:`run_row`, and their tables (:func:`model_table`); loading the rows, running
+the fits that are not stored (:func:`run_seeds`) and ``--report``
+(:func:`publish_report`) are done here.
 """
 
 from __future__ import annotations
@@ -195,6 +199,31 @@ def add_common_arguments(
         "e.g. --param hidden=128 --param dostransformer:n_ensemble=3",
     )
     parser.add_argument("--verbose", type=int, default=verbose, help="estimator verbosity")
+
+
+def add_seed_arguments(parser: argparse.ArgumentParser, splits: bool = True) -> None:
+    """``--seeds`` and, for a script that fits several splits, ``--splits``.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The script's parser.
+    splits : bool, default=True
+        Whether the script fits the splits of :data:`SPLITS` (``--splits``, and
+        ``--seed`` as a second name of ``--seeds``) rather than the ID split alone.
+    """
+    flags = ["--seeds"]
+    if splits:
+        parser.add_argument("--splits", nargs="+", default=list(SPLITS), choices=list(SPLITS))
+        flags.append("--seed")
+    parser.add_argument(
+        *flags,
+        dest="seeds",
+        nargs="+",
+        type=int,
+        default=[0],
+        help="split and model seeds (mean ± std)",
+    )
 
 
 def finish_arguments(args):
@@ -393,6 +422,30 @@ def row_name(parts, model, **context) -> str:
     return "__".join([*(str(part) for part in parts), settings_hash(settings)]) + ".json"
 
 
+def row_file_name(args, where, key: str, seed: int, **context) -> str:
+    """File name of one fit's row (:func:`row_name`); it changes whenever the fit's settings do.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The command line, or :func:`command_args` of a stored row.
+    where : sequence of str
+        What the fit is of, named before its model: a data set, a split; may be empty.
+    key : str
+        Row of :data:`MODELS`.
+    seed : int
+        Split and model seed.
+    **context
+        Hashed with the settings: the script's ``revision``, a data set.
+
+    Returns
+    -------
+    str
+        ``WHERE__KEY__seedSEED__HASH.json``.
+    """
+    return row_name([*where, key, f"seed{seed}"], build(key, args, seed), **context)
+
+
 def add_row_arguments(parser: argparse.ArgumentParser, rows: str, docs: str) -> None:
     """``--rows``, ``--report`` and ``--docs``: where the rows lie and which page gets the table."""
     parser.add_argument(
@@ -451,6 +504,27 @@ def split_record(indices, material_ids) -> dict:
     }
 
 
+def make_folders(args, rows: str) -> tuple[Path, Path]:
+    """``--out`` and the folder of the rows (:func:`rows_folder`), made where missing.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The command line.
+    rows : str
+        The script's default folder of rows (under ``docs/data``).
+
+    Returns
+    -------
+    out, folder : Path
+        Where ``results.json`` goes, and where the rows go.
+    """
+    out, folder = Path(args.out), rows_folder(args, rows)
+    out.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    return out, folder
+
+
 def read_stored(path: Path, args) -> dict | None:
     """The row stored in ``path``, or ``None`` where the fit is to be done.
 
@@ -462,11 +536,27 @@ def read_stored(path: Path, args) -> dict | None:
     return json.loads(path.read_text())
 
 
-def stored_rows(args, path_of, complete=None) -> dict:
-    """{(seed, split, key): row} of the stored fits of ``args.seeds × splits × models``.
+def stored_rows(args, folder: Path, path_of, complete=None) -> tuple[dict, int]:
+    """The stored fits of ``args.seeds × args.splits × args.models``, and how many are left.
 
-    ``path_of(split, key, seed)`` is a fit's file; ``complete(split, key, row)``,
-    where given, says whether a stored row holds all that this run asks of it.
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The command line.
+    folder : Path
+        Folder of the rows, named in the message.
+    path_of : callable
+        ``path_of(split, key, seed)``: the file of a fit's row.
+    complete : callable, optional
+        ``complete(split, key, row)``: whether a stored row holds all that this run asks
+        of it; a row that does not is fitted again.
+
+    Returns
+    -------
+    stored : dict
+        {(seed, split, key): row}.
+    todo : int
+        How many fits are left to run (printed too).
     """
     stored = {}
     for seed in args.seeds:
@@ -475,16 +565,47 @@ def stored_rows(args, path_of, complete=None) -> dict:
                 row = read_stored(path_of(split, key, seed), args)
                 if row is not None and (complete is None or complete(split, key, row)):
                     stored[(seed, split, key)] = row
-    return stored
+    todo = len(args.seeds) * len(args.splits) * len(args.models) - len(stored)
+    print(f"{todo} fits to run, {len(stored)} stored in {folder}", flush=True)
+    return stored, todo
 
 
-def run_unstored_splits(args, data, seed, stored, after_fit) -> dict:
+def run_unstored_splits(args, data, seed, stored, path_of, after_fit=None) -> dict:
     """:func:`run_splits` for one seed without the stored fits; {(split, key): row} of both.
 
-    ``data`` holds ``structures`` and ``dos`` (``None`` when every fit is stored);
-    ``stored`` is :func:`stored_rows`'s. The rows come in the order of
-    ``args.splits`` and ``args.models``.
+    Each fitted row gets :func:`fit_record` and :func:`split_record`, then
+    ``after_fit`` (as for :func:`run_splits`) adds to it, and it is saved to
+    ``path_of(split, key, seed)``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The command line.
+    data : Bunch or None
+        ``structures``, ``dos`` and ``material_ids`` of the data set; ``None`` when
+        every fit is stored.
+    seed : int
+        Split and model seed.
+    stored : dict
+        As :func:`stored_rows` returns it.
+    path_of : callable
+        ``path_of(split, key, seed)``: the file of a fit's row.
+    after_fit : callable, optional
+        ``after_fit(split, key, model, data, y_pred, row, indices)``: the script's own
+        measurements.
+
+    Returns
+    -------
+    dict
+        {(split, key): row} in the order of ``args.splits`` and ``args.models``.
     """
+
+    def record(split, key, model, parts, y_pred, row, indices):
+        row.update(**fit_record(args, seed), **split_record(indices, data.material_ids))
+        if after_fit is not None:
+            after_fit(split, key, model, parts, y_pred, row, indices)
+        save_row(path_of(split, key, seed), row)
+
     fitted = {}
     if data is not None:
         fitted = run_splits(
@@ -493,7 +614,7 @@ def run_unstored_splits(args, data, seed, stored, after_fit) -> dict:
             data.dos,
             args.splits,
             seed,
-            after_fit=after_fit,
+            after_fit=record,
             skip=lambda split, key: (seed, split, key) in stored,
         )
     return {
@@ -502,6 +623,84 @@ def run_unstored_splits(args, data, seed, stored, after_fit) -> dict:
         for key in args.models
         if (seed, split, key) in stored or (split, key) in fitted
     }
+
+
+def run_seeds(args, data, stored, path_of, after_fit=None, title="", note="", metrics=None):
+    """Seed by seed, :func:`run_unstored_splits` and its table (:func:`print_split_table`).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The command line.
+    data, stored, path_of, after_fit
+        As for :func:`run_unstored_splits`.
+    title : str
+        What the tables are of, in their heading (``Phonon DOS``).
+    note : str
+        Said at the end of each heading (units).
+    metrics : sequence of (str, str), optional
+        The table's columns (default :data:`METRICS`).
+
+    Yields
+    ------
+    dict
+        {(split, key): row} of one seed, once its table is printed.
+    """
+    for seed in args.seeds:
+        results = run_unstored_splits(args, data, seed, stored, path_of, after_fit)
+        quick = " (quick)" if args.quick else ""
+        print(f"\n{title}, seed {seed}{quick}, {args.device}{note}")
+        print_split_table(results, args.models, metrics)
+        yield results
+
+
+def run_record(args) -> dict:
+    """What ``results.json`` says of a run: its seeds, ``--quick``, device and torch threads.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The command line.
+
+    Returns
+    -------
+    dict
+        ``seeds``, ``quick``, ``device`` and ``threads``.
+    """
+    return {
+        "seeds": args.seeds,
+        "quick": args.quick,
+        "device": args.device,
+        "threads": torch.get_num_threads(),
+    }
+
+
+def write_results(args, out: Path, folder: Path, rows, **first) -> dict:
+    """Write ``OUT/results.json`` of a run of several splits and say where it and the rows are.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The command line.
+    out : Path
+        ``--out``.
+    folder : Path
+        Folder of the rows.
+    rows : list of dict
+        The run's rows, stored and fitted.
+    **first
+        Fields of the script that come first (the data set).
+
+    Returns
+    -------
+    dict
+        What was written: ``first``, :func:`run_record`, ``rows`` (the folder) and
+        ``results`` (the rows).
+    """
+    payload = {**first, **run_record(args), "rows": str(folder), "results": list(rows)}
+    (out / "results.json").write_text(json.dumps(payload, indent=2))
+    print(f"wrote {out / 'results.json'}, rows in {folder}")
+    return payload
 
 
 def variant_label(row: dict) -> str:
@@ -529,6 +728,38 @@ def load_row_files(folder, name_of) -> list[dict]:
         else:
             print(f"left out {path.name}: fitted with other settings than today's")
     return rows
+
+
+def load_fit_rows(folder, row_file, where=("split",)) -> list[dict]:
+    """The rows of ``folder`` whose file names match today's settings (:func:`load_row_files`).
+
+    Parameters
+    ----------
+    folder : str or Path
+        Folder of the JSON rows, one file per fit.
+    row_file : callable
+        ``row_file(args, *values, key, seed)``: the file name the fit of a row gets
+        today, from :func:`command_args` of the row and its values of ``where``.
+    where : sequence of str, default=("split",)
+        The fields of a row that ``row_file`` takes before its model and seed. A row
+        whose model is not in :data:`MODELS`, or whose split (where ``where`` has one)
+        is not in :data:`SPLITS`, is left out.
+
+    Returns
+    -------
+    list of dict
+        One row per fit.
+    """
+
+    def name_of(row):
+        if row.get("model") not in MODELS:
+            return None
+        if "split" in where and row.get("split") not in SPLITS:
+            return None
+        values = [row[field] for field in where]
+        return row_file(command_args(row), *values, row["model"], row["seed"])
+
+    return load_row_files(folder, name_of)
 
 
 def group_rows(rows, *fields) -> dict[tuple, list[dict]]:
@@ -568,6 +799,43 @@ def training_cells(group) -> list[str]:
     return [f"{epochs:.0f}", f"{np.mean([r['seconds_per_epoch'] for r in group]):.2f}"]
 
 
+# The columns of every model table before its script's own metrics.
+MODEL_COLUMNS = ("model", "seeds", "MSE×10", "MAE", "R² per crystal", "R² pooled")
+
+
+def model_table(title: str, groups, metrics=(), after=None) -> list[str]:
+    """The lines of a Markdown table of models: ``title``, the head, a line per group, a blank.
+
+    The columns are :data:`MODEL_COLUMNS` (mean ± std of :data:`REPORT_METRICS`),
+    ``metrics``, epochs and seconds per epoch (:func:`training_cells`), then ``after``.
+
+    Parameters
+    ----------
+    title : str
+        The line above the table.
+    groups : dict
+        {(..., model, variant): rows}, as :func:`group_rows` returns them, one line each.
+    metrics : sequence of (str, str), default=()
+        More test metrics, ``(key, column label)``, after the four of every table.
+    after : dict, optional
+        {column label: function of a group's rows that gives its cell}, the last columns.
+
+    Returns
+    -------
+    list of str
+        The lines, the last one empty.
+    """
+    after = after or {}
+    columns = [*MODEL_COLUMNS, *(label for _, label in metrics), "epochs", "s/epoch", *after]
+    lines = [title, "| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
+    measured = (*REPORT_METRICS, *(key for key, _ in metrics))
+    for (*_, key, variant), group in groups.items():
+        cells = [row_label(key, variant), seeds_cell(group), *metric_cells(group, measured)]
+        cells += [*training_cells(group), *(cell(group) for cell in after.values())]
+        lines.append("| " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
 def split_sizes(rows) -> str:
     """``1,216 train, 152 validation, 153 test crystals`` (each size that occurs)."""
     sizes = sorted({(r["n_train"], r["n_valid"], r["n_test"]) for r in rows})
@@ -602,6 +870,36 @@ def publish(text: str, docs, name: str, script: str) -> None:
     if docs:
         write_docs_block(text, Path(docs), name, script)
         print(f"wrote the {name} block into {docs}")
+
+
+def publish_report(args, script: str, rows: str, fit: str, load, tables) -> str:
+    """``--report``: the tables of the stored rows, printed and written into ``--docs``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The command line (``--rows``, ``--quick``, ``--out``, ``--docs``).
+    script : str
+        The script, ``benchmarks/NAME.py``: NAME names the block of the page.
+    rows : str
+        The script's default folder of rows (under ``docs/data``).
+    fit : str
+        The options of the command that fits the rows, suggested where there are none.
+    load : callable
+        ``load(folder)``: the rows of ``folder`` that match today's settings.
+    tables : callable
+        ``tables(rows)``: the Markdown text of one row or more.
+
+    Returns
+    -------
+    str
+        The text, or a sentence saying that no rows exist yet (:func:`no_rows_text`).
+    """
+    folder = rows_folder(args, rows)
+    found = load(folder)
+    text = tables(found) if found else no_rows_text(folder, f"{script} {fit}", script)
+    publish(text, args.docs, Path(script).stem, script)
+    return text
 
 
 # -- thermodynamics of the test crystals: stored in the phonon rows, read by thermo.py ------

@@ -29,40 +29,10 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import time
-from pathlib import Path
 
+import common
 import numpy as np
-import torch
-from common import (
-    MODELS,
-    SPLITS,
-    add_common_arguments,
-    add_row_arguments,
-    build,
-    command_args,
-    finish_arguments,
-    fit_record,
-    group_rows,
-    hardware_note,
-    load_row_files,
-    mean_std_cell,
-    metric_cells,
-    no_rows_text,
-    print_split_table,
-    publish,
-    row_label,
-    row_name,
-    rows_folder,
-    run_unstored_splits,
-    save_row,
-    seeds_cell,
-    split_record,
-    split_sizes,
-    stored_rows,
-    training_cells,
-)
 
 from dos_estimators import dos_report
 from dos_estimators.datasets import load_phonon_dos
@@ -71,6 +41,8 @@ DEFAULT_MODELS = ["trees", "mlp", "graph_network", "e3nn", "dostransformer"]
 FINE_TUNE_FRACTION = 0.1
 ROWS = "docs/data/ood"
 SCRIPT = "benchmarks/ood.py"
+# The options of the command that fits the rows, suggested by a report without any.
+FIT_OPTIONS = "--seeds 0 1 2 --fine-tune"
 # Raise when the benchmark changes what a row measures: older rows are then refitted.
 REVISION = 1
 # The fine-tuning study's lines: key, label.
@@ -83,26 +55,17 @@ FINE_TUNE_LINES = (
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_common_arguments(parser, models=DEFAULT_MODELS, out="results/ood")
-    parser.add_argument("--splits", nargs="+", default=list(SPLITS), choices=list(SPLITS))
-    parser.add_argument(
-        "--seeds",
-        "--seed",
-        dest="seeds",
-        nargs="+",
-        type=int,
-        default=[0],
-        help="split and model seeds (mean ± std)",
-    )
+    common.add_common_arguments(parser, models=DEFAULT_MODELS, out="results/ood")
+    common.add_seed_arguments(parser)
     parser.add_argument("--fine-tune", action="store_true", help="also run the Table 3 study")
     parser.add_argument("--fine-tune-epochs", type=int, default=50)
-    add_row_arguments(parser, rows=ROWS, docs="docs/results.md")
-    return finish_arguments(parser.parse_args(argv))
+    common.add_row_arguments(parser, rows=ROWS, docs="docs/results.md")
+    return common.finish_arguments(parser.parse_args(argv))
 
 
-def row_file(split: str, key: str, seed: int, args) -> str:
+def row_file(args, split: str, key: str, seed: int) -> str:
     """File name of one fit's row; it changes whenever the fit's settings do."""
-    return row_name([split, key, f"seed{seed}"], build(key, args, seed), revision=REVISION)
+    return common.row_file_name(args, [split], key, seed, revision=REVISION)
 
 
 def fine_tuned(args, split: str, key: str) -> bool:
@@ -118,25 +81,8 @@ def has_fine_tune(args, split: str, key: str, row: dict) -> bool:
 
 
 def load_rows(folder) -> list[dict]:
-    """The rows of ``folder`` whose file names match today's settings.
-
-    Parameters
-    ----------
-    folder : str or Path
-        Folder of the JSON rows (``docs/data/ood``).
-
-    Returns
-    -------
-    list of dict
-        One row per (split, model, seed) fit.
-    """
-
-    def name_of(row):
-        if row.get("model") not in MODELS or row.get("split") not in SPLITS:
-            return None
-        return row_file(row["split"], row["model"], row["seed"], command_args(row))
-
-    return load_row_files(folder, name_of)
+    """The OOD rows of ``folder`` that today's settings would write."""
+    return common.load_fit_rows(folder, row_file)
 
 
 def fine_tune_study(model, X_test, y_test, seed, epochs):
@@ -157,65 +103,52 @@ def fine_tune_study(model, X_test, y_test, seed, epochs):
     return study
 
 
-def report(rows, folder) -> str:
+def report(rows) -> str:
     """Markdown tables (mean ± std over seeds) built from the JSON rows alone.
-
-    One Table 2 block per split, then the Table 3 fine-tuning study of each OOD split
-    whose DOSTransformer rows hold one.
 
     Parameters
     ----------
     rows : list of dict
-        As :func:`load_rows` returns them.
-    folder : str or Path
-        Where they lie, named when there are none.
+        :func:`load_rows`'s, one at least; a DOSTransformer row of an OOD split may hold
+        its fine-tuning study (``fine_tune``).
 
     Returns
     -------
     str
-        The tables, or a sentence saying that no rows exist yet.
+        One Table 2 block per split, then the Table 3 fine-tuning study of each OOD
+        split whose DOSTransformer rows hold one.
     """
-    if not rows:
-        return no_rows_text(folder, f"{SCRIPT} --seeds 0 1 2 --fine-tune", SCRIPT)
     lines = [
         "Test crystals of each split; mean ± standard deviation (population) over the seeds "
-        f"listed. R² per crystal is the paper's R². {hardware_note(rows)}\n"
+        f"listed. R² per crystal is the paper's R². {common.hardware_note(rows)}\n"
     ]
-    groups = group_rows(rows, "split")
-    for split, split_label in SPLITS.items():
+    groups = common.group_rows(rows, "split")
+    for split, split_label in common.SPLITS.items():
         mine = [r for r in rows if r["split"] == split]
         if not mine:
             continue
-        lines += [
-            f"**{split_label}** ({split_sizes(mine)})\n",
-            "| model | seeds | MSE×10 | MAE | R² per crystal | R² pooled | epochs | s/epoch |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- |",
-        ]
-        for (_, key, variant), group in groups.items():
-            if group[0]["split"] == split:
-                cells = [row_label(key, variant), seeds_cell(group)]
-                cells += [*metric_cells(group), *training_cells(group)]
-                lines.append("| " + " | ".join(cells) + " |")
-        lines.append("")
+        title = f"**{split_label}** ({common.split_sizes(mine)})\n"
+        lines += common.model_table(title, {k: g for k, g in groups.items() if k[0] == split})
     tuned_groups = [(k, [r for r in g if "fine_tune" in r]) for k, g in groups.items()]
-    tuned_groups.sort(key=lambda item: list(SPLITS).index(item[0][0]))
+    tuned_groups.sort(key=lambda item: list(common.SPLITS).index(item[0][0]))
     for (split, key, variant), tuned in tuned_groups:
         for epochs in sorted({r["fine_tune"]["epochs"] for r in tuned}):
             mine = [r for r in tuned if r["fine_tune"]["epochs"] == epochs]
             studies = [r["fine_tune"] for r in mine]
             counts = sorted({(s["n_fine_tune"], s["n_scored"]) for s in studies})
             lines += [
-                f"**Prompt fine-tuning (Table 3), {SPLITS[split]}**, {row_label(key, variant)}, "
-                f"seeds {seeds_cell(mine)}: fine-tuned for {epochs} epochs on 10 % of the test "
-                "crystals, scored before and after on the other 90 % "
+                f"**Prompt fine-tuning (Table 3), {common.SPLITS[split]}**, "
+                f"{common.row_label(key, variant)}, seeds {common.seeds_cell(mine)}: "
+                f"fine-tuned for {epochs} epochs on 10 % of the test crystals, scored before "
+                "and after on the other 90 % "
                 f"({', '.join(f'{a} tuned, {b} scored' for a, b in counts)})\n",
                 "| | MSE×10 | MAE | R² per crystal | R² pooled |",
                 "| --- | --- | --- | --- | --- |",
             ]
             for line, label in FINE_TUNE_LINES:
                 cells = [
-                    mean_std_cell([s[line][m] for s in studies])
-                    for m in ("mse_x10", "mae", "r2_per_crystal", "r2_pooled")
+                    common.mean_std_cell([s[line][m] for s in studies])
+                    for m in common.REPORT_METRICS
                 ]
                 lines.append(f"| {label} | " + " | ".join(cells) + " |")
             lines.append("")
@@ -226,9 +159,9 @@ def print_fine_tune(row) -> None:
     """The fine-tuning study of one row, as lines of text."""
     study = row["fine_tune"]
     print(
-        f"\nFine-tuning DOSTransformer on {study['n_fine_tune']} {SPLITS[row['split']]} test "
-        f"crystals ({study['epochs']} epochs, seed {row['seed']}), scored on the other "
-        f"{study['n_scored']}:"
+        f"\nFine-tuning DOSTransformer on {study['n_fine_tune']} "
+        f"{common.SPLITS[row['split']]} test crystals ({study['epochs']} epochs, "
+        f"seed {row['seed']}), scored on the other {study['n_scored']}:"
     )
     for label, _ in FINE_TUNE_LINES:
         t = study[label]
@@ -240,53 +173,31 @@ def print_fine_tune(row) -> None:
 
 def main(argv=None):
     args = parse_args(argv)
-    folder = rows_folder(args, ROWS)
     if args.report:
-        text = report(load_rows(folder), folder)
-        publish(text, args.docs, "ood", SCRIPT)
-        return text
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    folder.mkdir(parents=True, exist_ok=True)
+        return common.publish_report(args, SCRIPT, ROWS, FIT_OPTIONS, load_rows, report)
+    out, folder = common.make_folders(args, ROWS)
 
     def path_of(split, key, seed):
-        return folder / row_file(split, key, seed, args)
+        return folder / row_file(args, split, key, seed)
 
-    stored = stored_rows(args, path_of, complete=lambda *fit: has_fine_tune(args, *fit))
-    todo = len(args.seeds) * len(args.splits) * len(args.models) - len(stored)
-    print(f"{todo} fits to run, {len(stored)} stored in {folder}", flush=True)
+    stored, todo = common.stored_rows(
+        args, folder, path_of, complete=lambda *fit: has_fine_tune(args, *fit)
+    )
     phonon = load_phonon_dos(data_home=args.data_home, n_jobs=args.n_jobs) if todo else None
 
+    def fine_tune(split, key, model, data, y_pred, row, indices):
+        if fine_tuned(args, split, key):
+            row["fine_tune"] = fine_tune_study(
+                model, data[2], data[5], row["seed"], args.fine_tune_epochs
+            )
+
     rows = []
-    for seed in args.seeds:
-
-        def after_fit(split, key, model, data, y_pred, row, indices, seed=seed):
-            row.update(**fit_record(args, seed), **split_record(indices, phonon.material_ids))
-            if fine_tuned(args, split, key):
-                row["fine_tune"] = fine_tune_study(
-                    model, data[2], data[5], seed, args.fine_tune_epochs
-                )
-            save_row(path_of(split, key, seed), row)
-
-        results = run_unstored_splits(args, phonon, seed, stored, after_fit)
+    for results in common.run_seeds(args, phonon, stored, path_of, fine_tune, "Phonon DOS"):
         rows += results.values()
-        print(f"\nPhonon DOS, seed {seed}{' (quick)' if args.quick else ''}, {args.device}")
-        print_split_table(results, args.models)
         for row in results.values():
             if "fine_tune" in row:
                 print_fine_tune(row)
-
-    payload = {
-        "seeds": args.seeds,
-        "quick": args.quick,
-        "device": args.device,
-        "threads": torch.get_num_threads(),
-        "rows": str(folder),
-        "results": rows,
-    }
-    (out / "results.json").write_text(json.dumps(payload, indent=2))
-    print(f"wrote {out / 'results.json'}, rows in {folder}")
-    return payload
+    return common.write_results(args, out, folder, rows)
 
 
 if __name__ == "__main__":

@@ -30,38 +30,10 @@ import argparse
 import json
 import platform
 import time
-from pathlib import Path
 
+import common
 import numpy as np
 import torch
-from common import (
-    MODELS,
-    add_common_arguments,
-    add_row_arguments,
-    build,
-    command_args,
-    finish_arguments,
-    fit_record,
-    group_rows,
-    hardware_note,
-    load_row_files,
-    metric_cells,
-    no_rows_text,
-    publish,
-    read_stored,
-    row_label,
-    row_name,
-    rows_folder,
-    run_row,
-    save_row,
-    seeds_cell,
-    split_data,
-    split_indices,
-    split_record,
-    split_sizes,
-    thermo_record,
-    training_cells,
-)
 
 from dos_estimators.datasets import load_phonon_dos
 
@@ -75,6 +47,8 @@ PAPER = {
 }
 ROWS = "docs/data/phonon"
 SCRIPT = "benchmarks/phonon.py"
+# The options of the command that fits the rows, suggested by a report without any.
+FIT_OPTIONS = "--models all --seeds 0 1 2"
 # Raise when the benchmark changes what a row measures: older rows are then refitted.
 REVISION = 1
 # Test crystals whose predicted DOS a row keeps, for predictions.png.
@@ -83,39 +57,20 @@ N_EXAMPLES = 6
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_common_arguments(parser, models=["dostransformer"], out="results/phonon", verbose=1)
-    parser.add_argument(
-        "--seeds", nargs="+", type=int, default=[0], help="split and model seeds (mean ± std)"
-    )
-    add_row_arguments(parser, rows=ROWS, docs="docs/results.md")
-    return finish_arguments(parser.parse_args(argv))
+    common.add_common_arguments(parser, models=["dostransformer"], out="results/phonon", verbose=1)
+    common.add_seed_arguments(parser, splits=False)
+    common.add_row_arguments(parser, rows=ROWS, docs="docs/results.md")
+    return common.finish_arguments(parser.parse_args(argv))
 
 
-def row_file(key: str, seed: int, args) -> str:
+def row_file(args, key: str, seed: int) -> str:
     """File name of one fit's row; it changes whenever the fit's settings do."""
-    return row_name([key, f"seed{seed}"], build(key, args, seed), revision=REVISION)
+    return common.row_file_name(args, [], key, seed, revision=REVISION)
 
 
 def load_rows(folder) -> list[dict]:
-    """The rows of ``folder`` whose file names match today's settings.
-
-    Parameters
-    ----------
-    folder : str or Path
-        Folder of the JSON rows (``docs/data/phonon``).
-
-    Returns
-    -------
-    list of dict
-        One row per (model, seed) fit, as :func:`fit` made it.
-    """
-
-    def name_of(row):
-        if row.get("model") not in MODELS:
-            return None
-        return row_file(row["model"], row["seed"], command_args(row))
-
-    return load_row_files(folder, name_of)
+    """The phonon rows of ``folder`` that today's settings would write (read by thermo.py)."""
+    return common.load_fit_rows(folder, row_file, where=())
 
 
 def fit(key: str, seed: int, args, data, indices) -> dict:
@@ -142,52 +97,44 @@ def fit(key: str, seed: int, args, data, indices) -> dict:
         true DOS (``thermo``), and the predicted DOS of the first test crystals
         (``example_dos``).
     """
-    split = split_data(data.structures, data.dos, indices)
-    row, y_pred = run_row(key, build(key, args, seed), split)
-    row.update(split="id", **fit_record(args, seed), **split_record(indices, data.material_ids))
-    row["thermo"] = thermo_record(split[5], y_pred, data.energies, split[2])
+    split = common.split_data(data.structures, data.dos, indices)
+    row, y_pred = common.run_row(key, common.build(key, args, seed), split)
+    row.update(split="id", **common.fit_record(args, seed))
+    row.update(common.split_record(indices, data.material_ids))
+    row["thermo"] = common.thermo_record(split[5], y_pred, data.energies, split[2])
     row["example_dos"] = np.asarray(y_pred[:N_EXAMPLES], dtype=float).tolist()
     return row
 
 
-def report(rows, folder) -> str:
+def report(rows) -> str:
     """The Markdown table (mean ± std over seeds) built from the JSON rows alone.
 
     Parameters
     ----------
     rows : list of dict
-        As :func:`load_rows` returns them.
-    folder : str or Path
-        Where they lie, named when there are none.
+        :func:`load_rows`'s, one at least, each with its prediction throughput.
 
     Returns
     -------
     str
-        The table, or a sentence saying that no rows exist yet.
+        One table, a line per model and variant, beside the paper's numbers.
     """
-    if not rows:
-        return no_rows_text(folder, f"{SCRIPT} --models all --seeds 0 1 2", SCRIPT)
-    lines = [
-        f"Test crystals of the seeded 80/10/10 split ({split_sizes(rows)}); mean ± standard "
-        "deviation (population) over the seeds listed. R² per crystal is the paper's R²; "
-        f"struct/s is prediction throughput (graphs + network). {hardware_note(rows)}\n",
-        "| model | seeds | MSE×10 | MAE | R² per crystal | R² pooled | epochs | s/epoch "
-        "| struct/s | paper MSE×10 / MAE / R² |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for (key, variant), group in group_rows(rows).items():
-        paper = PAPER.get(key)
-        throughput = np.mean([r["predict_structures_per_second"] for r in group])
-        cells = [
-            row_label(key, variant),
-            seeds_cell(group),
-            *metric_cells(group),
-            *training_cells(group),
-            f"{throughput:,.0f}",
-            " / ".join(f"{v:.3f}" for v in paper) if paper else "—",
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    title = (
+        f"Test crystals of the seeded 80/10/10 split ({common.split_sizes(rows)}); mean ± "
+        "standard deviation (population) over the seeds listed. R² per crystal is the paper's "
+        "R²; struct/s is prediction throughput (graphs + network). "
+        f"{common.hardware_note(rows)}\n"
+    )
+
+    def throughput(group):
+        return f"{np.mean([r['predict_structures_per_second'] for r in group]):,.0f}"
+
+    def paper(group):
+        numbers = PAPER.get(group[0]["model"])
+        return " / ".join(f"{v:.3f}" for v in numbers) if numbers else "—"
+
+    after = {"struct/s": throughput, "paper MSE×10 / MAE / R²": paper}
+    return "\n".join(common.model_table(title, common.group_rows(rows), after=after))
 
 
 def summarise(rows):
@@ -227,7 +174,7 @@ def print_table(summary, n_seeds):
         )
         epoch = entry["seconds_per_epoch"]
         print(
-            f"{MODELS[key][0]:18s} {cell(entry['mse_x10']):>{width}s} "
+            f"{common.MODELS[key][0]:18s} {cell(entry['mse_x10']):>{width}s} "
             f"{cell(entry['mae']):>{width}s} {cell(entry['r2_per_crystal']):>{width}s} "
             f"{cell(entry['r2_pooled']):>{pooled_width}s} "
             f"{(f'{epoch:.2f}' if epoch else '—'):>8s} {entry['fit_seconds']:8.1f} "
@@ -245,7 +192,7 @@ def plot_examples(energies, y_true, predictions, unit, path, n=6):
     for i, ax in enumerate(axes.flat[:n]):
         ax.plot(energies, y_true[i], color="black", linewidth=2, label="DFPT")
         for key, y_pred in predictions.items():
-            ax.plot(energies, y_pred[i], linewidth=1, label=MODELS[key][0])
+            ax.plot(energies, y_pred[i], linewidth=1, label=common.MODELS[key][0])
         ax.set_title(f"test crystal {i}", fontsize=9)
     for ax in axes[-1]:
         ax.set_xlabel(f"frequency ({unit.replace('^-1', '$^{-1}$')})")
@@ -258,14 +205,9 @@ def plot_examples(energies, y_true, predictions, unit, path, n=6):
 
 def main(argv=None):
     args = parse_args(argv)
-    folder = rows_folder(args, ROWS)
     if args.report:
-        text = report(load_rows(folder), folder)
-        publish(text, args.docs, "phonon", SCRIPT)
-        return text
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    folder.mkdir(parents=True, exist_ok=True)
+        return common.publish_report(args, SCRIPT, ROWS, FIT_OPTIONS, load_rows, report)
+    out, folder = common.make_folders(args, ROWS)
 
     start = time.perf_counter()
     data = load_phonon_dos(data_home=args.data_home, n_jobs=args.n_jobs)
@@ -273,24 +215,24 @@ def main(argv=None):
 
     rows, first_predictions = [], {}
     for seed in args.seeds:
-        indices = split_indices("id", data.structures, seed)
+        indices = common.split_indices("id", data.structures, seed)
         if seed == args.seeds[0]:
             y_test_first = data.dos[indices[2]]
         for key in args.models:
-            path = folder / row_file(key, seed, args)
-            row = read_stored(path, args)
+            path = folder / row_file(args, key, seed)
+            row = common.read_stored(path, args)
             if row is not None:
-                print(f"[seed {seed}] {MODELS[key][0]}: stored in {path}, not refitted")
+                print(f"[seed {seed}] {common.MODELS[key][0]}: stored in {path}, not refitted")
             else:
-                print(f"[seed {seed}] {MODELS[key][0]} …", flush=True)
+                print(f"[seed {seed}] {common.MODELS[key][0]} …", flush=True)
                 row = fit(key, seed, args, data, indices)
-                save_row(path, row)
+                common.save_row(path, row)
             rows.append(row)
             if seed == args.seeds[0]:
                 first_predictions[key] = np.asarray(row["example_dos"])
             test = row["test"]
             print(
-                f"[seed {seed}] {MODELS[key][0]}: MSE×10 {test['mse_x10']:.3f} "
+                f"[seed {seed}] {common.MODELS[key][0]}: MSE×10 {test['mse_x10']:.3f} "
                 f"MAE {test['mae']:.3f} R² {test['r2_per_crystal']:.3f} "
                 f"R² pooled {test['r2_pooled']:.3f}, fit {row['fit_seconds']:.1f} s",
                 flush=True,
@@ -299,10 +241,7 @@ def main(argv=None):
     summary = summarise(rows)
     results = {
         "models": args.models,
-        "seeds": args.seeds,
-        "quick": args.quick,
-        "device": args.device,
-        "threads": torch.get_num_threads(),
+        **common.run_record(args),
         "platform": platform.platform(),
         "n_train": rows[-1]["n_train"],
         "n_valid": rows[-1]["n_valid"],
