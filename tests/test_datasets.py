@@ -97,12 +97,14 @@ def test_phonon_material_ids(phonon):
 def test_phonon_crystal_systems(phonon):
     assert len(phonon.crystal_systems) == 1521
     assert set(phonon.crystal_systems) <= set(CRYSTAL_SYSTEMS)
+    # moyopy: RbSnCl3 (mp-998156), a perovskite distorted by less than the tolerance,
+    # is tetragonal (P4mm); spglib called it monoclinic (Cm), which gave 324 and 152.
     assert Counter(phonon.crystal_systems) == {
         "cubic": 425,
-        "tetragonal": 325,
+        "tetragonal": 326,
         "trigonal": 288,
         "orthorhombic": 204,
-        "monoclinic": 152,
+        "monoclinic": 151,
         "hexagonal": 119,
         "triclinic": 8,
     }

@@ -351,11 +351,11 @@ def phonon_structures(shared_data_home):
 def test_phonon_set_split_sizes(phonon_structures):
     X = phonon_structures
     train, test = next(CrystalSystemSplit().split(X))
-    assert (len(train), len(test)) == (1361, 160)
+    assert (len(train), len(test)) == (1362, 159)  # 1361 and 160 with spglib (RbSnCl3)
     train, test = next(SpeciesCountSplit().split(X))
     assert (len(train), len(test)) == (1313, 208)
     sizes = [len(test) for _, test in LeaveOneCrystalSystemOut().split(X)]
-    assert sizes == [425, 119, 325, 288, 204, 152, 8]
+    assert sizes == [425, 119, 326, 288, 204, 151, 8]
     contains = Counter(e for s in X for e in elements_of(s))
     common = [e for e, c in contains.items() if c >= 20]
     for train, test in ElementBalancedSplit(n_splits=2, random_state=0).split(X):
