@@ -90,6 +90,27 @@ class PotentialAtomEmbedding(BaseEstimator):
         return raw if self.scaler_ is None else self.scaler_.transform(raw)
 
 
+# The parameters, attributes and errors both potentials' docstrings share.
+_SHARED_DOC = """Parameters
+    ----------
+    model : str, default="{model}"
+        {name}'s pretrained model name.
+    standardize : bool, default=True
+    batch_size : int, default=32
+        Structures per {name} forward pass.
+    verbose : bool, default=False
+        A progress bar over batches.
+
+    Attributes
+    ----------
+    scaler_ : Standardizer or None
+
+    Raises
+    ------
+    ImportError
+        If ``{package}`` is not installed; the message names the extra that installs it."""
+
+
 @cache
 def _chgnet(model: str):
     """The pretrained CHGNet, loaded once per process from the weights in its wheel."""
@@ -117,24 +138,7 @@ class CHGNetAtomEmbedding(PotentialAtomEmbedding):
     distinct structure and cached (see :class:`~dos_estimators.embeddings.FeatureCache`).
     ``fit`` only learns the column means and scales of the training atoms.
 
-    Parameters
-    ----------
-    model : str, default="0.3.0"
-        CHGNet's pretrained model name.
-    standardize : bool, default=True
-    batch_size : int, default=32
-        Structures per CHGNet forward pass.
-    verbose : bool, default=False
-        A progress bar over batches.
-
-    Attributes
-    ----------
-    scaler_ : Standardizer or None
-
-    Raises
-    ------
-    ImportError
-        If ``chgnet`` is not installed; the message names the extra that installs it.
+    {shared}
     """
 
     name = "CHGNet"
@@ -190,24 +194,7 @@ class SevenNetAtomEmbedding(PotentialAtomEmbedding):
     of its five interaction blocks, the input of its energy read-out, are its
     embedding: frozen, computed once per distinct structure and cached.
 
-    Parameters
-    ----------
-    model : str, default="7net-0"
-        SevenNet's pretrained model name.
-    standardize : bool, default=True
-    batch_size : int, default=32
-        Structures per SevenNet forward pass.
-    verbose : bool, default=False
-        A progress bar over batches.
-
-    Attributes
-    ----------
-    scaler_ : Standardizer or None
-
-    Raises
-    ------
-    ImportError
-        If ``sevenn`` is not installed; the message names the extra that installs it.
+    {shared}
     """
 
     name = "SevenNet"
@@ -245,3 +232,11 @@ class SevenNetAtomEmbedding(PotentialAtomEmbedding):
             data = network._modules[name](data)
         features = data["x"].numpy().astype(np.float32)
         return np.split(features, np.cumsum([len(s) for s in structures])[:-1])
+
+
+CHGNetAtomEmbedding.__doc__ = CHGNetAtomEmbedding.__doc__.format(
+    shared=_SHARED_DOC.format(model="0.3.0", name="CHGNet", package="chgnet")
+)
+SevenNetAtomEmbedding.__doc__ = SevenNetAtomEmbedding.__doc__.format(
+    shared=_SHARED_DOC.format(model="7net-0", name="SevenNet", package="sevenn")
+)
