@@ -347,7 +347,9 @@ def crystal_systems(
     symprec : float, default=0.1
     n_jobs : int, optional
         Processes for the structures not yet cached (joblib convention; ``None``
-        means one). Parallelism pays off from a few hundred new structures.
+        means one). A search takes about 0.5 ms, about what sending a structure to
+        another process costs, so this pays only with many cores: on 2 cores, 1,521 new
+        phonon crystals took 0.9–1.4 s in one process and 1.2–1.6 s in two.
 
     Returns
     -------
@@ -356,7 +358,9 @@ def crystal_systems(
     """
     symprec = float(symprec)
     keys = [structure_key(s) for s in structures]
-    missing = [i for i, key in enumerate(keys) if (key, symprec) not in _SYSTEM_CACHE]
+    # One search per distinct structure not cached yet (its first position).
+    first = {key: i for i, key in reversed(list(enumerate(keys)))}
+    missing = sorted(i for key, i in first.items() if (key, symprec) not in _SYSTEM_CACHE)
     if missing and n_jobs not in (None, 1) and len(missing) > 1:
         from joblib import Parallel, delayed
 

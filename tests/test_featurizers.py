@@ -248,3 +248,23 @@ def test_tree_reference_cross_val_score(data):
         model.fit([X[i] for i in train], y[train])
         manual.append(r2_pooled(y[test], model.predict([X[i] for i in test])))
     np.testing.assert_allclose(scores, manual, rtol=1e-10)
+
+
+def test_n_jobs_gives_the_serial_rows(data):
+    X, _ = data
+    serial = MatminerFeaturizer(DensityFeatures(), n_jobs=None).fit(X).transform(X)
+    parallel = MatminerFeaturizer(DensityFeatures(), n_jobs=2).fit(X).transform(X)
+    np.testing.assert_array_equal(parallel, serial)
+
+
+def test_n_jobs_failure_names_the_sample_of_the_whole_input(data):
+    # Each process featurizes a chunk; the error still names the sample's place in X.
+    from joblib import parallel_config
+
+    X, _ = data
+    formula = X[5].composition.reduced_formula
+    first = next(i for i, s in enumerate(X) if s.composition.reduced_formula == formula)
+    transformer = MatminerFeaturizer(FailingFeaturizer(formula), source="composition", n_jobs=2)
+    with parallel_config(backend="threading"):  # the test's featurizer class stays importable
+        with pytest.raises(ValueError, match=rf"Sample {first}\b.*FailingFeaturizer"):
+            transformer.fit(X).transform(X)

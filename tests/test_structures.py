@@ -388,3 +388,32 @@ def test_n_species_three_elements():
         [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]],
     )
     assert n_species(structure) == 3
+
+
+def test_parallel_search_runs_once_per_distinct_structure(monkeypatch):
+    # n_jobs hands only the distinct uncached structures to joblib, each once.
+    import joblib
+
+    tasks = []
+
+    class SerialParallel:
+        def __init__(self, n_jobs=None):
+            assert n_jobs == 2
+
+        def __call__(self, calls):
+            calls = list(calls)
+            tasks.extend(calls)
+            return [function(*args, **kwargs) for function, args, kwargs in calls]
+
+    monkeypatch.setattr(joblib, "Parallel", SerialParallel)
+    clear_crystal_system_cache()
+    structures = [nacl(), zno(), nacl(), nacl().copy(), zno()]
+    assert crystal_systems(structures, n_jobs=2) == [
+        "cubic",
+        "hexagonal",
+        "cubic",
+        "cubic",
+        "hexagonal",
+    ]
+    assert len(tasks) == 2
+    clear_crystal_system_cache()

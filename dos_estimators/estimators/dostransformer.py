@@ -173,7 +173,9 @@ class DOSTransformerRegressor(GraphDOSRegressor):
         Hugging Face accelerate, data parallel on the GPUs ``accelerate launch`` starts
         one process for (the ``accelerate`` extra; user guide, "Several GPUs").
     n_jobs : int, optional
-        Processes for crystal-system detection of large inputs.
+        Processes for the crystal-system search of large inputs. It pays only on
+        machines with many cores: a search takes about 0.5 ms, about what sending the
+        structure to another process costs (``docs/performance.md``).
     callbacks : list of skorch callbacks, optional
         Extra callbacks (``(name, callback)`` pairs or callbacks).
     random_state : int, RandomState or None, default=None
