@@ -31,6 +31,9 @@ RESULTS_BLOCKS = [
     ("pretrained.md", "pretrained"),
     ("thermo.md", "thermo"),
     ("performance.md", "sharing"),
+    ("performance.md", "released"),
+    ("results.md", "speed"),
+    ("results.md", "scale"),
 ]
 
 
