@@ -20,6 +20,8 @@ import inspect
 import json
 import os
 import platform
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -381,6 +383,74 @@ def write_docs_block(text: str, docs: Path, name: str, script: str) -> None:
     else:
         page = page.rstrip() + "\n\n" + block + "\n"
     docs.write_text(page)
+
+
+# -- scripts that measure in child processes and keep one JSON file (sharing, speed, scale) --
+def run_json_child(command: list[str], what: str, env: dict | None = None) -> dict:
+    """Run a measuring process to its end and return the last JSON line it printed.
+
+    Parameters
+    ----------
+    command : list of str
+    what : str
+        What it measures, for the message when it fails.
+    env : dict, optional
+        Its environment (default: this process's).
+
+    Raises
+    ------
+    SystemExit
+        If it fails or prints no JSON line (its standard error is shown first).
+    """
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        sys.stderr.write(done.stderr)
+        raise SystemExit(f"{what}: the measuring process failed (exit {done.returncode})")
+    return json.loads(lines[-1])
+
+
+def machine_record(script: str) -> dict:
+    """Where, when and how a measurement was taken (platform, cores, date, command)."""
+    return {
+        "platform": platform.platform(),
+        "cores": len(os.sched_getaffinity(0)),
+        "date": time.strftime("%Y-%m-%d"),
+        "command": " ".join(["python", script, *sys.argv[1:]]),
+    }
+
+
+def save_and_report(result: dict | None, out: Path, table, args, script: str) -> str:
+    """Write a new ``result`` to ``out``; print the table of what ``out`` holds.
+
+    With ``--report`` (``args.report``) the table also goes into the ``--docs`` page
+    (``args.docs``), in the block named after ``script`` (``benchmarks/NAME.py``).
+
+    Parameters
+    ----------
+    result : dict or None
+        A new measurement, or None to report the stored one.
+    out : pathlib.Path
+        The script's JSON file.
+    table : callable
+        ``table(result)``: the Markdown text.
+    args : argparse.Namespace
+    script : str
+
+    Returns
+    -------
+    str
+        The text.
+    """
+    if result is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=1))
+    text = table(json.loads(out.read_text()))
+    print(text)
+    if args.report:
+        write_docs_block(text, Path(args.docs), Path(script).stem, script)
+        print(f"wrote {args.docs}")
+    return text
 
 
 # -- the rows of the Table 1-3 and electron scripts (phonon.py, ood.py, electron.py) -------

@@ -31,14 +31,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from common import write_docs_block
+from common import machine_record, run_json_child, save_and_report
+
+SCRIPT = "benchmarks/scale.py"
 
 N_ENERGIES = 201
 SCALE_RANGE = (0.94, 1.06)
@@ -145,12 +145,7 @@ def run_size(size: int, args) -> dict:
     command = [sys.executable, __file__, "--child", str(size), "--epochs", str(args.epochs)]
     if args.data_home:
         command += ["--data-home", args.data_home]
-    done = subprocess.run(command, capture_output=True, text=True)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if done.returncode != 0 or not lines:
-        sys.stderr.write(done.stderr)
-        raise SystemExit(f"{size} crystals: the fit process failed (exit {done.returncode})")
-    return json.loads(lines[-1])
+    return run_json_child(command, f"{size} crystals")
 
 
 def table(result: dict) -> str:
@@ -191,29 +186,15 @@ def main(argv=None) -> None:
     if args.size:
         child(args)
         return
-    out = Path(args.out)
+    result = None
     if not args.report:
         runs = []
         for size in args.sizes:
             print(f"{size:,} crystals …", flush=True)
             runs.append(run_size(size, args))
             print("  ", json.dumps(runs[-1]), flush=True)
-        result = {
-            "epochs": args.epochs,
-            "platform": platform.platform(),
-            "cores": len(os.sched_getaffinity(0)),
-            "date": time.strftime("%Y-%m-%d"),
-            "command": " ".join(["python", "benchmarks/scale.py", *sys.argv[1:]]),
-            "runs": runs,
-        }
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result, indent=1))
-    result = json.loads(out.read_text())
-    text = table(result)
-    print(text)
-    if args.report:
-        write_docs_block(text, Path(args.docs), "scale", "benchmarks/scale.py")
-        print(f"wrote {args.docs}")
+        result = {**machine_record(SCRIPT), "epochs": args.epochs, "runs": runs}
+    save_and_report(result, Path(args.out), table, args, SCRIPT)
 
 
 if __name__ == "__main__":

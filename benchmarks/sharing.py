@@ -25,14 +25,15 @@ import argparse
 import hashlib
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from common import write_docs_block
+from common import machine_record, save_and_report
+
+SCRIPT = "benchmarks/sharing.py"
 
 # name: (label, processes, environment of each process)
 SITUATIONS = {
@@ -131,6 +132,19 @@ def table(runs: dict) -> str:
     return "\n".join(lines)
 
 
+def report_text(result: dict) -> str:
+    """The table of ``docs/data/sharing.json`` and its notes."""
+    same = ", ".join(
+        f"{t} thread{'s' if t != '1' else ''}: {'yes' if v else 'NO'}"
+        for t, v in result["identical_predictions_per_thread_count"].items()
+    )
+    return table(result["runs"]) + (
+        f"\n\n{result['cores']} cores, {result['epochs']} epochs per fit, median seconds per "
+        f"epoch of each process. Test predictions bit-identical across situations at one "
+        f"thread count: {same}.\n"
+    )
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--situations", nargs="+", default=list(SITUATIONS), choices=SITUATIONS)
@@ -152,7 +166,7 @@ def main(argv=None) -> None:
     if args.child:
         child(args)
         return
-    out = Path(args.out)
+    result = None
     if not args.report:
         runs = {}
         for name in args.situations:
@@ -164,32 +178,15 @@ def main(argv=None) -> None:
             for r in results:
                 digests.setdefault(r["threads"], set()).add(r["prediction_sha1"])
         result = {
+            **machine_record(SCRIPT),
             "epochs": args.epochs,
             "environment": args.env,
-            "platform": platform.platform(),
-            "cores": len(os.sched_getaffinity(0)),
             "runs": runs,
             "identical_predictions_per_thread_count": {
                 str(t): len(d) == 1 for t, d in digests.items()
             },
         }
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result, indent=1))
-    result = json.loads(out.read_text())
-    text = table(result["runs"])
-    same = ", ".join(
-        f"{t} thread{'s' if t != '1' else ''}: {'yes' if v else 'NO'}"
-        for t, v in result["identical_predictions_per_thread_count"].items()
-    )
-    text += (
-        f"\n\n{result['cores']} cores, {result['epochs']} epochs per fit, median seconds per "
-        f"epoch of each process. Test predictions bit-identical across situations at one "
-        f"thread count: {same}.\n"
-    )
-    print(text)
-    if args.report:
-        write_docs_block(text, Path(args.docs), "sharing", "benchmarks/sharing.py")
-        print(f"wrote {args.docs}")
+    save_and_report(result, Path(args.out), report_text, args, SCRIPT)
 
 
 if __name__ == "__main__":

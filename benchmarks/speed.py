@@ -35,13 +35,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from common import write_docs_block
+from common import machine_record, run_json_child, save_and_report
+
+SCRIPT = "benchmarks/speed.py"
 
 # figure: (label, the target as text, structures/s or seconds to meet it, "rate"/"time")
 FIGURES = {
@@ -205,12 +205,7 @@ def run_child(figure: str, args) -> dict:
     command += ["--repeats", str(args.repeats), "--epochs", str(args.epochs)]
     if args.data_home:
         command += ["--data-home", args.data_home]
-    done = subprocess.run(command, capture_output=True, text=True)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if done.returncode != 0 or not lines:
-        sys.stderr.write(done.stderr)
-        raise SystemExit(f"{figure}: the measuring process failed (exit {done.returncode})")
-    return json.loads(lines[-1])
+    return run_json_child(command, figure)
 
 
 def _verdict(value: float, target: float, kind: str) -> str:
@@ -289,6 +284,7 @@ def main(argv=None) -> None:
         child(args)
         return
     out = Path(args.out)
+    result = None
     if not args.report:
         previous = json.loads(out.read_text())["figures"] if out.exists() else {}
         figures = {}
@@ -296,22 +292,9 @@ def main(argv=None) -> None:
             print(f"{FIGURES[name][0]} …", flush=True)
             figures[name] = run_child(name, args)
             print("  ", json.dumps(figures[name]), flush=True)
-        result = {
-            "platform": platform.platform(),
-            "cores": len(os.sched_getaffinity(0)),
-            "date": time.strftime("%Y-%m-%d"),
-            "command": " ".join(["python", "benchmarks/speed.py", *sys.argv[1:]]),
-            # Figures not measured by this run keep their earlier values.
-            "figures": {**previous, **figures},
-        }
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result, indent=1))
-    result = json.loads(out.read_text())
-    text = table(result)
-    print(text)
-    if args.report:
-        write_docs_block(text, Path(args.docs), "speed", "benchmarks/speed.py")
-        print(f"wrote {args.docs}")
+        # Figures not measured by this run keep their earlier values.
+        result = {**machine_record(SCRIPT), "figures": {**previous, **figures}}
+    save_and_report(result, out, table, args, SCRIPT)
 
 
 if __name__ == "__main__":

@@ -72,6 +72,19 @@ BUILDERS = {
 }
 
 
+def benchmark_script(name: str):
+    """``benchmarks/NAME.py`` as a module (``benchmarks/`` on the path while it is imported)."""
+    import importlib
+    import sys
+
+    folder = str(Path(__file__).resolve().parents[1] / "benchmarks")
+    sys.path.insert(0, folder)
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(folder)
+
+
 def rotated(structure: Structure, matrix: np.ndarray) -> Structure:
     """The same crystal with its Cartesian frame rotated by ``matrix``."""
     return Structure(

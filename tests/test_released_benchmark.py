@@ -12,23 +12,15 @@ import numpy as np
 import pytest
 import torch
 import torch_geometric.utils
-from conftest import diamond, rock_salt, wurtzite
+from conftest import benchmark_script, diamond, rock_salt, wurtzite
 
 from dos_estimators.features import element_table
 from dos_estimators.graphs import structure_to_graph
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-
 
 @pytest.fixture(scope="module")
 def released():
-    """The benchmark script as a module (``benchmarks/`` on the path while it is imported)."""
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        import released as module
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-    return module
+    return benchmark_script("released")
 
 
 @pytest.mark.parametrize("reduce", ["sum", "add", "mean", "mul"])

@@ -1,27 +1,16 @@
 """Tests of the stand-in large set of ``benchmarks/scale.py`` (the benchmark itself is a script)."""
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
-from conftest import diamond, rock_salt, wurtzite
+from conftest import benchmark_script, diamond, rock_salt, wurtzite
 from sklearn.utils import Bunch
 
 from dos_estimators.structures import crystal_systems, structure_key
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-
 
 @pytest.fixture(scope="module")
 def scale():
-    """The benchmark script as a module (``benchmarks/`` on the path while it is imported)."""
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        import scale as module
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-    return module
+    return benchmark_script("scale")
 
 
 @pytest.fixture
