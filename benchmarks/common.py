@@ -20,6 +20,7 @@ import inspect
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import time
@@ -189,7 +190,10 @@ def add_common_arguments(
     parser.add_argument("--max-epochs", type=int, help="override the number of epochs")
     parser.add_argument("--data-home", help="folder holding the data files")
     parser.add_argument(
-        "--n-jobs", type=int, default=-1, help="processes for the crystal-system search"
+        "--n-jobs",
+        type=int,
+        default=None,
+        help="processes for the crystal-system search (pays only with many cores)",
     )
     parser.add_argument("--out", default=out, help="output folder")
     parser.add_argument(
@@ -410,13 +414,29 @@ def run_json_child(command: list[str], what: str, env: dict | None = None) -> di
     return json.loads(lines[-1])
 
 
-def machine_record(script: str) -> dict:
-    """Where, when and how a measurement was taken (platform, cores, date, command)."""
+def machine_record(script: str, argv=None) -> dict:
+    """Where, when and how a measurement was taken.
+
+    Parameters
+    ----------
+    script : str
+        ``benchmarks/NAME.py``.
+    argv : list of str, optional
+        The script's arguments (default: this process's command line).
+
+    Returns
+    -------
+    dict
+        ``platform``, ``cores``, ``date`` (UTC), ``command`` and ``load_average`` (the
+        1-minute load when the measurement started: near 0 on an idle machine).
+    """
+    arguments = sys.argv[1:] if argv is None else list(argv)
     return {
         "platform": platform.platform(),
         "cores": len(os.sched_getaffinity(0)),
-        "date": time.strftime("%Y-%m-%d"),
-        "command": " ".join(["python", script, *sys.argv[1:]]),
+        "date": time.strftime("%Y-%m-%d", time.gmtime()),
+        "command": shlex.join(["python", script, *arguments]),
+        "load_average": os.getloadavg()[0],
     }
 
 

@@ -91,7 +91,9 @@ def parse_args(argv=None):
     parser.add_argument("--n-ensemble", type=int, default=1)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--data-home")
-    parser.add_argument("--n-jobs", type=int, default=-1)
+    parser.add_argument(
+        "--n-jobs", type=int, default=None, help="processes for the crystal-system search"
+    )
     parser.add_argument("--out", default="docs/data/embeddings", help="one JSON file per fit")
     parser.add_argument("--report", action="store_true", help="only rebuild the tables")
     parser.add_argument("--docs", default="docs/embeddings.md", help="page the tables go into")

@@ -10,8 +10,9 @@ Each size runs in a fresh process that builds the structures, fits
 ``DOSTransformerRegressor(max_epochs=--epochs, random_state=0)`` (its defaults: a tenth
 held out for early stopping) and reports:
 
-- the seconds to make the inputs (checks, crystal-system search, graphs), taken from the
-  first fit's start to its first epoch;
+- the seconds from the fit's start to its first epoch: making the inputs (checks,
+  crystal-system search, graphs, node features), splitting off the validation part and
+  setting up the network;
 - seconds per epoch (training on nine tenths, validating on one);
 - the process's resident memory after making the structures and its peak over the
   whole run (``ru_maxrss``), so the cost of the inputs and of training show apart.
@@ -30,8 +31,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
-import resource
 import sys
 import time
 from pathlib import Path
@@ -51,8 +52,15 @@ def resident_mib() -> float:
 
 
 def peak_mib() -> float:
-    """This process's peak resident memory so far, MiB (``ru_maxrss`` is in KiB on Linux)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak resident memory so far, MiB (Linux ``VmHWM``).
+
+    Not ``ru_maxrss``: that one survives ``exec``, so a child would report its parent's
+    peak whenever the parent's was higher.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024  # kB
+    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
 
 
 def make_set(data, size: int, seed: int = 0):
@@ -93,6 +101,7 @@ def make_set(data, size: int, seed: int = 0):
 def child(args) -> None:
     import warnings
 
+    import numpy as np
     import torch
     from skorch.callbacks import Callback
 
@@ -126,12 +135,12 @@ def child(args) -> None:
         json.dumps(
             {
                 "size": args.size,
-                "n_train": int(round(args.size * (1 - model.validation_fraction))),
+                "n_train": args.size - math.ceil(args.size * model.validation_fraction),
                 "n_energies": N_ENERGIES,
                 "threads": torch.get_num_threads(),
                 "inputs_seconds": marks["first_epoch"] - start,
                 "epoch_seconds": durations,
-                "seconds_per_epoch": sum(durations) / len(durations),
+                "seconds_per_epoch": float(np.median(durations)),
                 "fit_seconds": fit_seconds,
                 "rss_after_structures_mib": after_structures,
                 "peak_rss_mib": peak_mib(),
@@ -151,7 +160,7 @@ def run_size(size: int, args) -> dict:
 def table(result: dict) -> str:
     """The Markdown table of ``docs/data/scale.json``."""
     lines = [
-        "| crystals | inputs (checks, symmetry, graphs) | s/epoch | s/epoch per 1,000 "
+        "| crystals | start to first epoch | s/epoch | s/epoch per 1,000 "
         "crystals | memory after making the structures | peak memory |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
@@ -193,7 +202,7 @@ def main(argv=None) -> None:
             print(f"{size:,} crystals …", flush=True)
             runs.append(run_size(size, args))
             print("  ", json.dumps(runs[-1]), flush=True)
-        result = {**machine_record(SCRIPT), "epochs": args.epochs, "runs": runs}
+        result = {**machine_record(SCRIPT, argv), "epochs": args.epochs, "runs": runs}
     save_and_report(result, Path(args.out), table, args, SCRIPT)
 
 

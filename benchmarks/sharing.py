@@ -178,7 +178,7 @@ def main(argv=None) -> None:
             for r in results:
                 digests.setdefault(r["threads"], set()).add(r["prediction_sha1"])
         result = {
-            **machine_record(SCRIPT),
+            **machine_record(SCRIPT, argv),
             "epochs": args.epochs,
             "environment": args.env,
             "runs": runs,

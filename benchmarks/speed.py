@@ -3,8 +3,10 @@
 Every figure is taken in a fresh process of its own (a child of this script), so that
 "cold" means cold: no crystal system, graph or feature is cached from an earlier figure.
 
-- ``load``: ``load_phonon_dos()`` timed in a fresh process after ``import dos_estimators``
-  (its warm case: the file is on disk, nothing else is cached).
+- ``load``: ``load_phonon_dos()`` timed in a fresh interpreter once
+  ``dos_estimators.datasets`` is imported (its warm case: the file is on disk, nothing
+  else is cached); the import time (pymatgen, pandas, scikit-learn) is reported beside
+  it.
 - ``predict``: a ``DOSTransformerRegressor`` with its defaults (Magpie node features),
   trained for one epoch on the training part of split 0 (the weights do not change the
   cost of a prediction), predicts the DOS of all 1,521 crystals: from Structures never
@@ -16,6 +18,10 @@ Every figure is taken in a fresh process of its own (a child of this script), so
   Magpie graphs, network.
 - ``chgnet``/``sevennet``: per-atom features of the pretrained potential for the 1,521
   crystals, cache empty, with the embedding's default batch size.
+- ``parallel``: what joblib's two processes (``n_jobs=2``) do on this machine against
+  one: 9,126 graphs (joblib over chunks of 500 here; the package builds graphs in the
+  calling process), 1,521 crystal-system searches, Magpie statistics of 1,521 crystals
+  and CrystalNN site fingerprints of 200 (``MatminerFeaturizer(n_jobs=...)``).
 - ``train``: seconds per epoch of the default fit on the 1,216 training crystals of split
   0 with early stopping on its 152 validation crystals (the median of ``--epochs``).
 
@@ -43,14 +49,17 @@ from common import machine_record, run_json_child, save_and_report
 
 SCRIPT = "benchmarks/speed.py"
 
-# figure: (label, the issue's target as text, structures/s or seconds to meet it, "rate"/"time")
+# figure: (label, the issue's target as text, the target's value, "rate" or "seconds")
 FIGURES = {
     "load": ("`load_phonon_dos()`, fresh process", "≤ 3 s", 3.0, "seconds"),
     "predict": ("prediction, Magpie node features", "", None, None),
     "chgnet": ("CHGNet 0.3.0 per-atom features", "≥ 100 structures/s", 100.0, "rate"),
     "sevennet": ("SevenNet-0 per-atom features", "", None, "rate"),
     "train": ("training, default fit, 1,216 crystals", "≤ 2 s/epoch", 2.0, "seconds"),
+    "parallel": ("joblib processes on this machine (`n_jobs`)", "", None, None),
 }
+# Crystals of the slow featurizer's figure: about 0.1 s each.
+N_SLOW_FEATURIZER = 200
 PREDICT_TARGETS = {"end_to_end": 800.0, "graphs_network": 2000.0}
 
 
@@ -76,12 +85,94 @@ def _best(function, repeats: int) -> float:
     return best
 
 
-def measure_load(args) -> dict:
-    import dos_estimators  # noqa: F401  (the import is not part of the figure)
+# The load figure runs in a bare interpreter: this script's own imports (torch,
+# pymatgen, scikit-learn through common.py) would hide what importing the package costs.
+LOAD_CHILD = """
+import json, sys, time
+start = time.perf_counter()
+import dos_estimators
+from dos_estimators.datasets import load_phonon_dos
+imported = time.perf_counter()
+data = load_phonon_dos(data_home=sys.argv[1] or None)
+import torch
+print(json.dumps({
+    "seconds": time.perf_counter() - imported,
+    "import_seconds": imported - start,
+    "n_structures": len(data.structures),
+    "threads": torch.get_num_threads(),
+}))
+"""
 
-    start = time.perf_counter()
-    data = _data(args)
-    return {"seconds": time.perf_counter() - start, "n_structures": len(data.structures)}
+
+def _graph_chunk(structures, cutoff):
+    from dos_estimators.graphs import structures_to_graphs
+
+    return structures_to_graphs(structures, cutoff=cutoff)
+
+
+def measure_parallel(args) -> dict:
+    """One process against ``joblib``'s two: graphs, crystal systems, matminer features.
+
+    The package builds graphs in the calling process; the two-process figure for them
+    is joblib over chunks of 500 structures here, to show why.
+    """
+    from joblib import Parallel, delayed
+    from matminer.featurizers.composition import ElementProperty
+    from matminer.featurizers.structure import SiteStatsFingerprint
+
+    from dos_estimators.featurizers import MatminerFeaturizer
+    from dos_estimators.graphs import structures_to_graphs
+    from dos_estimators.structures import clear_crystal_system_cache, crystal_systems
+
+    structures = _data(args).structures
+    repeated = structures * 6  # 9,126 structures
+
+    def graphs(n_jobs):
+        if n_jobs == 1:
+            return structures_to_graphs(repeated)
+        chunks = [repeated[i : i + 500] for i in range(0, len(repeated), 500)]
+        return Parallel(n_jobs=n_jobs)(delayed(_graph_chunk)(c, 5.0) for c in chunks)
+
+    def systems(n_jobs):
+        clear_crystal_system_cache()
+        crystal_systems(structures, n_jobs=n_jobs)
+
+    def featurizer(kind, n_jobs):
+        if kind == "magpie":
+            made = MatminerFeaturizer(
+                ElementProperty.from_preset("magpie"), source="composition", n_jobs=n_jobs
+            )
+            crystals = structures
+        else:
+            made = MatminerFeaturizer(
+                SiteStatsFingerprint.from_preset("CrystalNNFingerprint_ops"), n_jobs=n_jobs
+            )
+            crystals = structures[:N_SLOW_FEATURIZER]
+        made.fit(crystals)
+        return lambda: made.transform(crystals)
+
+    import warnings
+
+    result = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # matminer's and pymatgen's about radii and bonds
+        for n_jobs in (1, 2):
+            # Pools are started once before timing: a first call pays the workers' start.
+            if n_jobs == 2:
+                Parallel(n_jobs=2)(delayed(abs)(i) for i in range(4))
+            result[f"graphs_{len(repeated)}_n_jobs_{n_jobs}"] = _best(
+                lambda n_jobs=n_jobs: graphs(n_jobs), args.repeats
+            )
+            result[f"crystal_systems_{len(structures)}_n_jobs_{n_jobs}"] = _best(
+                lambda n_jobs=n_jobs: systems(n_jobs), args.repeats
+            )
+            result[f"magpie_{len(structures)}_n_jobs_{n_jobs}"] = _best(
+                featurizer("magpie", n_jobs), args.repeats
+            )
+            result[f"crystalnn_{N_SLOW_FEATURIZER}_n_jobs_{n_jobs}"] = _best(
+                featurizer("crystalnn", n_jobs), 1
+            )
+    return result
 
 
 def measure_predict(args) -> dict:
@@ -188,12 +279,12 @@ def measure_train(args) -> dict:
 def child(args) -> None:
     import torch
 
-    if args.figure == "load":
-        result = measure_load(args)
-    elif args.figure == "predict":
+    if args.figure == "predict":
         result = measure_predict(args)
     elif args.figure in ("chgnet", "sevennet"):
         result = measure_potential(args, args.figure)
+    elif args.figure == "parallel":
+        result = measure_parallel(args)
     else:
         result = measure_train(args)
     result["threads"] = torch.get_num_threads()
@@ -201,6 +292,8 @@ def child(args) -> None:
 
 
 def run_child(figure: str, args) -> dict:
+    if figure == "load":
+        return run_json_child([sys.executable, "-c", LOAD_CHILD, args.data_home or ""], figure)
     command = [sys.executable, __file__, "--child", figure]
     command += ["--repeats", str(args.repeats), "--epochs", str(args.epochs)]
     if args.data_home:
@@ -244,6 +337,20 @@ def table(result: dict) -> str:
                 f"| {label}: time of each stage, {found['n_structures']:,} crystals | "
                 f"{split} | — | |"
             )
+        elif name == "parallel":
+            for what, text in (
+                ("graphs", "graphs"),
+                ("crystal_systems", "crystal-system searches"),
+                ("magpie", "Magpie statistics (matminer)"),
+                ("crystalnn", "CrystalNN site fingerprints (matminer)"),
+            ):
+                one = next(k for k in found if k.startswith(what) and k.endswith("n_jobs_1"))
+                count = int(one[len(what) + 1 :].split("_")[0])
+                two = one.replace("n_jobs_1", "n_jobs_2")
+                lines.append(
+                    f"| {label}: {count:,} {text} | {found[one]:.2f} s in one process, "
+                    f"{found[two]:.2f} s in two | — | |"
+                )
         elif kind == "rate":
             lines.append(
                 f"| {label} | {found['rate']:,.0f} structures/s ({found['seconds']:.1f} s for "
@@ -255,17 +362,33 @@ def table(result: dict) -> str:
                 )
             )
         else:
+            extra = (
+                f" (importing `dos_estimators.datasets` before it: {found['import_seconds']:.2f} s)"
+                if "import_seconds" in found
+                else " per epoch"
+                if name == "train"
+                else ""
+            )
             lines.append(
-                f"| {label} | {found['seconds']:.2f} s"
-                + (" per epoch" if name == "train" else "")
-                + f" | {target_text} | {_verdict(found['seconds'], target, kind)} |"
+                f"| {label} | {found['seconds']:.2f} s{extra} | {target_text} | "
+                f"{_verdict(found['seconds'], target, kind)} |"
             )
     threads = sorted({f["threads"] for f in figures.values()})
+    runs = {}
+    for found in figures.values():
+        if "record" in found:
+            record = found["record"]
+            runs.setdefault((record["date"], record["command"]), []).append(record["load_average"])
+    measured = "; ".join(
+        f"{date} by `{command}` (1-minute load average {min(loads):.2f}–{max(loads):.2f} as "
+        "its figures started)"
+        for (date, command), loads in sorted(runs.items())
+    )
     return (
         "\n".join(lines)
         + f"\n\n{result['cores']} cores, torch threads {'/'.join(map(str, threads))}, "
-        f"{result['platform']}, {result['date']}; "
-        "`python benchmarks/speed.py` on an otherwise idle machine.\n"
+        f"{result['platform']}. Measured {measured}; each figure runs alone, so the load "
+        "average counts the run's own earlier figures.\n"
     )
 
 
@@ -286,14 +409,17 @@ def main(argv=None) -> None:
     out = Path(args.out)
     result = None
     if not args.report:
-        previous = json.loads(out.read_text())["figures"] if out.exists() else {}
-        figures = {}
+        machine = machine_record(SCRIPT, argv)
+        previous = json.loads(out.read_text()) if out.exists() else {}
+        # Figures not measured by this run keep their earlier values, if from this machine.
+        same = all(previous.get(k) == machine[k] for k in ("platform", "cores"))
+        figures = dict(previous.get("figures", {})) if same else {}
         for name in args.figures:
             print(f"{FIGURES[name][0]} …", flush=True)
-            figures[name] = run_child(name, args)
+            record = machine_record(SCRIPT, argv)
+            figures[name] = {**run_child(name, args), "record": record}
             print("  ", json.dumps(figures[name]), flush=True)
-        # Figures not measured by this run keep their earlier values.
-        result = {**machine_record(SCRIPT), "figures": {**previous, **figures}}
+        result = {"platform": machine["platform"], "cores": machine["cores"], "figures": figures}
     save_and_report(result, out, table, args, SCRIPT)
 
 

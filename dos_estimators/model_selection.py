@@ -375,7 +375,7 @@ class CrystalSystemSplit(_SingleSplit):
         Crystal systems (from :data:`~dos_estimators.structures.CRYSTAL_SYSTEMS`) of the
         held-out crystals; every other crystal is for training.
     symprec : float, default=0.1
-        Symmetry tolerance (Å) of the crystal-system search (spglib, cached per structure).
+        Symmetry tolerance (Å) of the crystal-system search (moyopy, cached per structure).
     n_jobs : int, optional
         Processes for the crystal-system search of structures not seen before.
 
@@ -519,7 +519,7 @@ class LeaveOneCrystalSystemOut(BaseCrossValidator):
     Parameters
     ----------
     symprec : float, default=0.1
-        Symmetry tolerance (Å) of the crystal-system search (spglib, cached per structure).
+        Symmetry tolerance (Å) of the crystal-system search (moyopy, cached per structure).
     n_jobs : int, optional
         Processes for the crystal-system search of structures not seen before.
 

@@ -288,10 +288,14 @@ def _crystal_system_cached(key: bytes, symprec: float, structure: Structure) -> 
         return cached
     pause()  # many searches let a waiting fit have its turn (dos_estimators._cpu)
     system = _find_crystal_system(structure, symprec)
+    _remember_system(key, symprec, system)
+    return system
+
+
+def _remember_system(key: bytes, symprec: float, system: str) -> None:
     if len(_SYSTEM_CACHE) >= _SYSTEM_CACHE_MAX:
         _SYSTEM_CACHE.clear()
     _SYSTEM_CACHE[(key, symprec)] = system
-    return system
 
 
 # The highest space-group number of each crystal system (International Tables).
@@ -348,8 +352,8 @@ def crystal_systems(
     n_jobs : int, optional
         Processes for the structures not yet cached (joblib convention; ``None``
         means one). A search takes about 0.5 ms, about what sending a structure to
-        another process costs, so this pays only with many cores: on 2 cores, 1,521 new
-        phonon crystals took 0.9–1.4 s in one process and 1.2–1.6 s in two.
+        another process costs, so it does not pay on 2 cores (1,521 new phonon crystals:
+        ``docs/results.md``, "Speed and scale"); machines with many cores may gain.
 
     Returns
     -------
@@ -358,17 +362,18 @@ def crystal_systems(
     """
     symprec = float(symprec)
     keys = [structure_key(s) for s in structures]
-    # One search per distinct structure not cached yet (its first position).
-    first = {key: i for i, key in reversed(list(enumerate(keys)))}
-    missing = sorted(i for key, i in first.items() if (key, symprec) not in _SYSTEM_CACHE)
-    if missing and n_jobs not in (None, 1) and len(missing) > 1:
-        from joblib import Parallel, delayed
+    if n_jobs not in (None, 1):
+        # One search per distinct structure not cached yet (at its first position).
+        first = {key: i for i, key in reversed(list(enumerate(keys)))}
+        missing = sorted(i for key, i in first.items() if (key, symprec) not in _SYSTEM_CACHE)
+        if len(missing) > 1:
+            from joblib import Parallel, delayed
 
-        found = Parallel(n_jobs=n_jobs)(
-            delayed(_find_crystal_system)(structures[i], symprec) for i in missing
-        )
-        for i, system in zip(missing, found, strict=True):
-            _SYSTEM_CACHE[(keys[i], symprec)] = system
+            found = Parallel(n_jobs=n_jobs)(
+                delayed(_find_crystal_system)(structures[i], symprec) for i in missing
+            )
+            for i, system in zip(missing, found, strict=True):
+                _remember_system(keys[i], symprec, system)
     return [
         _crystal_system_cached(key, symprec, structure)
         for key, structure in zip(keys, structures, strict=True)

@@ -4,6 +4,8 @@ Crystals are built here; every matminer preset used ships its data, so the
 file runs offline.
 """
 
+import time
+
 import numpy as np
 import pytest
 from conftest import diamond, rock_salt, tiny_dataset, wurtzite
@@ -257,14 +259,32 @@ def test_n_jobs_gives_the_serial_rows(data):
     np.testing.assert_array_equal(parallel, serial)
 
 
-def test_n_jobs_failure_names_the_sample_of_the_whole_input(data):
-    # Each process featurizes a chunk; the error still names the sample's place in X.
-    from joblib import parallel_config
+class SlowFailingFeaturizer(FailingFeaturizer):
+    """Fails on two formulas: on the first after a pause, on the second at once."""
 
+    def __init__(self, slow="MgO", fast="ZnO"):
+        self.slow = slow
+        self.fast = fast
+
+    def featurize(self, composition):
+        if composition.reduced_formula == self.slow:
+            time.sleep(1.0)
+            raise KeyError(f"no data for {self.slow}")
+        if composition.reduced_formula == self.fast:
+            raise KeyError(f"no data for {self.fast}")
+        return [composition.num_atoms, len(composition.elements)]
+
+
+def test_n_jobs_failure_names_the_first_failing_sample_in_order(data):
+    # Each process featurizes a chunk; the error names the first failing sample of X, with
+    # its original error as the cause, even when a later sample fails first in time.
     X, _ = data
-    formula = X[5].composition.reduced_formula
-    first = next(i for i, s in enumerate(X) if s.composition.reduced_formula == formula)
-    transformer = MatminerFeaturizer(FailingFeaturizer(formula), source="composition", n_jobs=2)
-    with parallel_config(backend="threading"):  # the test's featurizer class stays importable
-        with pytest.raises(ValueError, match=rf"Sample {first}\b.*FailingFeaturizer"):
-            transformer.fit(X).transform(X)
+    formulas = [s.composition.reduced_formula for s in X]
+    slow = formulas[1]
+    fast = next(f for f in formulas[4:] if formulas.count(f) == 1 and f != slow)
+    transformer = MatminerFeaturizer(
+        SlowFailingFeaturizer(slow, fast), source="composition", n_jobs=2
+    ).fit(X)
+    with pytest.raises(ValueError, match=r"Sample 1\b.*SlowFailingFeaturizer.*no data") as info:
+        transformer.transform(X)
+    assert isinstance(info.value.__cause__, KeyError)

@@ -71,6 +71,7 @@ def _row(seconds, batch_size=1, extrapolated=False):
         "batches_per_epoch": 1216,
         "batches_timed": 20 if extrapolated else 1216,
         "extrapolated": extrapolated,
+        "epoch_seconds": [seconds, seconds],
         "median_epoch_seconds": seconds,
     }
 
@@ -97,9 +98,11 @@ def test_report_gives_ratios_to_ours_and_marks_extrapolated_rows(released):
     text = released.table(result)
     lines = [line for line in text.splitlines() if line.startswith("|")]
     assert len(lines) == 5
-    assert lines[2].endswith("| 90.0 (extrapolated from 20 of 1216 batches) | 30.0× |")
-    assert lines[3].endswith("| 3.0 | 1.0× |")
-    assert lines[4].endswith("| 45.0 | 15.0× |")
+    assert lines[2].endswith(
+        "| 90.0 (90.0, 90.0), extrapolated from 20 of 1216 batches | 30.0× (30.0, 30.0) |"
+    )
+    assert lines[3].endswith("| 3.0 (3.0, 3.0) | 1.0× (1.0, 1.0) |")
+    assert lines[4].endswith("| 45.0 (45.0, 45.0) | 15.0× (15.0, 15.0) |")
     assert "commit 2bce6bc," in text
     assert "2.0 times as long per epoch" in text
 

@@ -55,7 +55,8 @@ def load_phonon_dos(
     symprec : float, default=0.1
         Symmetry tolerance (Å) for the crystal systems.
     n_jobs : int, optional
-        Processes for the crystal-system search (about 6 ms per crystal).
+        Processes for the crystal-system search (about 0.5 ms per crystal; more
+        processes do not pay on 2 cores, see :func:`dos_estimators.structures.crystal_systems`).
 
     Returns
     -------
