@@ -390,6 +390,25 @@ def write_docs_block(text: str, docs: Path, name: str, script: str) -> None:
 
 
 # -- scripts that measure in child processes and keep one JSON file (sharing, speed, scale) --
+def add_json_report_arguments(parser: argparse.ArgumentParser, name: str, docs: str) -> None:
+    """``--data-home``, ``--out``, ``--report`` and ``--docs`` of a script with one JSON file.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+    name : str
+        The script's name: its JSON file is ``docs/data/NAME.json``, its block ``NAME``.
+    docs : str
+        The page its ``--report`` writes into.
+    """
+    parser.add_argument(
+        "--data-home", help="folder holding the data files (default: $DOS_ESTIMATORS_DATA)"
+    )
+    parser.add_argument("--out", default=f"docs/data/{name}.json", help="the JSON file")
+    parser.add_argument("--report", action="store_true", help="only rebuild the docs table")
+    parser.add_argument("--docs", default=docs, help="the page the table goes into")
+
+
 def run_json_child(command: list[str], what: str, env: dict | None = None) -> dict:
     """Run a measuring process to its end and return the last JSON line it printed.
 

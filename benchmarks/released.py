@@ -72,7 +72,7 @@ from unittest import mock
 import numpy as np
 import torch
 import torch_geometric.utils  # before any torch_scatter stand-in: torch_geometric probes for it
-from common import write_docs_block
+from common import add_json_report_arguments, write_docs_block
 from sklearn.exceptions import ConvergenceWarning
 
 from dos_estimators import DOSTransformerRegressor
@@ -485,10 +485,7 @@ def main(argv=None) -> None:
     )
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's own)")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
-    parser.add_argument("--data-home", help="folder holding phonon_dos_e3nn.csv")
-    parser.add_argument("--out", default="docs/data/released.json")
-    parser.add_argument("--report", action="store_true", help="only rebuild the docs table")
-    parser.add_argument("--docs", default="docs/performance.md")
+    add_json_report_arguments(parser, "released", "docs/performance.md")
     args = parser.parse_args(argv)
     out = Path(args.out)
     if args.report:

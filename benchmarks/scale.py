@@ -37,7 +37,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import machine_record, run_json_child, save_and_report
+from common import add_json_report_arguments, machine_record, run_json_child, save_and_report
 
 SCRIPT = "benchmarks/scale.py"
 
@@ -186,10 +186,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", type=int, default=[1000, 10000, 40000])
     parser.add_argument("--epochs", type=int, default=1)
-    parser.add_argument("--data-home", default=os.environ.get("DOS_ESTIMATORS_DATA"))
-    parser.add_argument("--out", default="docs/data/scale.json")
-    parser.add_argument("--report", action="store_true", help="only rebuild the docs table")
-    parser.add_argument("--docs", default="docs/results.md")
+    add_json_report_arguments(parser, "scale", "docs/results.md")
     parser.add_argument("--child", type=int, dest="size", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.size:

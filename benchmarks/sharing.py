@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import machine_record, save_and_report
+from common import add_json_report_arguments, machine_record, save_and_report
 
 SCRIPT = "benchmarks/sharing.py"
 
@@ -149,10 +149,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--situations", nargs="+", default=list(SITUATIONS), choices=SITUATIONS)
     parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--data-home")
-    parser.add_argument("--out", default="docs/data/sharing.json")
-    parser.add_argument("--report", action="store_true", help="only rebuild the docs table")
-    parser.add_argument("--docs", default="docs/performance.md")
+    add_json_report_arguments(parser, "sharing", "docs/performance.md")
     parser.add_argument(
         "--env",
         action="append",

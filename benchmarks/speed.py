@@ -40,12 +40,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
-from common import machine_record, run_json_child, save_and_report
+from common import add_json_report_arguments, machine_record, run_json_child, save_and_report
 
 SCRIPT = "benchmarks/speed.py"
 
@@ -397,10 +396,7 @@ def main(argv=None) -> None:
     parser.add_argument("--figures", nargs="+", default=list(FIGURES), choices=FIGURES)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=3, help="epochs of the training figure")
-    parser.add_argument("--data-home", default=os.environ.get("DOS_ESTIMATORS_DATA"))
-    parser.add_argument("--out", default="docs/data/speed.json")
-    parser.add_argument("--report", action="store_true", help="only rebuild the docs table")
-    parser.add_argument("--docs", default="docs/results.md")
+    add_json_report_arguments(parser, "speed", "docs/results.md")
     parser.add_argument("--child", choices=FIGURES, dest="figure", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.figure:

@@ -175,7 +175,7 @@ class DOSTransformerRegressor(GraphDOSRegressor):
     n_jobs : int, optional
         Processes for the crystal-system search of large inputs. It pays only on
         machines with many cores: a search takes about 0.5 ms, about what sending the
-        structure to another process costs (``docs/performance.md``).
+        structure to another process costs (``docs/results.md``, "Speed and scale").
     callbacks : list of skorch callbacks, optional
         Extra callbacks (``(name, callback)`` pairs or callbacks).
     random_state : int, RandomState or None, default=None
