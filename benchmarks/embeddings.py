@@ -44,7 +44,7 @@ from common import (
 
 from dos_estimators import DOSTransformerRegressor, GraphNetworkDOSRegressor, tree_reference
 from dos_estimators.datasets import load_phonon_dos
-from dos_estimators.embeddings import CACHE, NodeFeatureUnion, is_table
+from dos_estimators.embeddings import CACHE, CHGNetAtomEmbedding, NodeFeatureUnion, is_table
 from dos_estimators.model_selection import FormulaGroupSplit
 
 # name: (label, node_features)
@@ -57,6 +57,11 @@ OPTIONS = {
     "cgcnn": ("CGCNN", "cgcnn"),
     "chgnet": ("CHGNet", "chgnet"),
     "magpie_chgnet": ("Magpie + CHGNet", ["magpie", "chgnet"]),
+    # CHGNet inside the network, trained at a tenth of the learning rate.
+    "magpie_chgnet_ft": (
+        "Magpie + CHGNet fine-tuned (0.1 × lr)",
+        ["magpie", CHGNetAtomEmbedding(fine_tune=0.1)],
+    ),
     "sevennet": ("SevenNet-0", "sevennet"),
     "magpie_sevennet": ("Magpie + SevenNet-0", ["magpie", "sevennet"]),
     "vae": ("VAE", "vae"),

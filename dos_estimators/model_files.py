@@ -494,7 +494,7 @@ def load_model(path, *, device=None):
     The file's checksum, length and format version are checked first; then the
     estimator is rebuilt from its class name (one of :data:`ESTIMATORS`) and
     parameters, every ensemble member's module through the estimator's own
-    ``_build_module`` and its weights loaded. Predictions are bit-identical to those
+    ``_assemble_module`` and its weights loaded. Predictions are bit-identical to those
     of the saved estimator on the same device.
 
     Parameters
@@ -603,8 +603,7 @@ def _rebuild_member(estimator, i: int, member: dict, tensors: dict, in_features:
         ) from None
     # Built on the CPU, with torch's global generator left as the caller had it.
     with seeded(seed, "cpu"):
-        module = estimator._build_module(in_features, estimator.n_energies_)
-    estimator._configure_module(module)
+        module = estimator._assemble_module(in_features, estimator.n_energies_)
     try:
         module.load_state_dict(state, strict=True)
     except RuntimeError as err:

@@ -257,6 +257,99 @@ def test_potential_missing_names_the_extra(option, monkeypatch):
         loader.cache_clear()
 
 
+@pytest.mark.parametrize("option", POTENTIALS)
+def test_a_fine_tuned_potential_starts_from_the_frozen_features(option):
+    package, name, width = POTENTIALS[option]
+    pytest.importorskip(package)
+    import torch
+
+    from dos_estimators import embeddings
+
+    X, _ = tiny_dataset()
+    embedding = getattr(embeddings, name)(fine_tune=0.5).fit(X[:6])
+    encoder = embedding.encoder()
+    assert encoder.n_features == width and encoder.lr_ratio == 0.5
+    assert all(p.requires_grad for p in encoder.network.parameters())
+    with torch.no_grad():
+        encoded = encoder(embedding.encoder_inputs(X)).numpy()
+    np.testing.assert_allclose(encoded, np.concatenate(embedding.transform(X)), atol=1e-5)
+    assert getattr(embeddings, name)().fit(X[:6]).encoder() is None, "fine_tune=0: frozen"
+
+
+def test_fine_tuning_trains_a_copy_of_chgnet_at_its_fraction_of_the_rate(tmp_path):
+    pytest.importorskip("chgnet")
+    import torch
+
+    from dos_estimators import load_model
+    from dos_estimators.embeddings import CHGNetAtomEmbedding
+    from dos_estimators.embeddings._potentials import _chgnet
+
+    X, y = tiny_dataset()
+    pretrained = {k: v.clone() for k, v in _chgnet("0.3.0").state_dict().items()}
+    embedding = CHGNetAtomEmbedding(fine_tune=0.5)
+    model = tiny_transformer(node_features=["magpie", embedding]).fit(X, y)
+    assert model.n_node_features_ == 22 + 64
+    assert model.node_features_.n_features_out_ == 22, "CHGNet's columns come from the network"
+    encoder = model.net_.module_.atom_encoder
+    groups = model.net_.optimizer_.param_groups
+    assert [g["max_lr"] for g in groups] == [model.lr * 0.5, model.lr]
+    assert {id(p) for p in groups[0]["params"]} == {id(p) for p in encoder.parameters()}
+    tuned = encoder.network.state_dict()
+    assert any(not torch.equal(tuned[k], pretrained[k]) for k in pretrained), "CHGNet trained"
+    for key, value in _chgnet("0.3.0").state_dict().items():
+        assert torch.equal(value, pretrained[key]), f"the shared pretrained CHGNet changed: {key}"
+    # Frozen and fine-tuned differ once trained; both predict from the same structures.
+    frozen = tiny_transformer(node_features=["magpie", "chgnet"]).fit(X, y)
+    assert not np.allclose(frozen.predict(X), model.predict(X))
+    expected = model.predict(X)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(model)).predict(X), expected)
+    model.save(tmp_path / "tuned.safetensors")
+    np.testing.assert_array_equal(load_model(tmp_path / "tuned.safetensors").predict(X), expected)
+    model.fine_tune(X[:4], y[:4], max_epochs=1)
+    assert model.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(model.lr / 10 * 0.5)
+
+
+def test_a_baseline_with_only_fine_tuned_features_reads_them_from_its_network():
+    pytest.importorskip("chgnet")
+    from dos_estimators.embeddings import CHGNetAtomEmbedding
+
+    X, y = tiny_dataset()
+    model = GraphNetworkDOSRegressor(
+        node_features=CHGNetAtomEmbedding(fine_tune=0.1), hidden=8, max_epochs=2, random_state=0
+    ).fit(X, y)
+    assert model.n_node_features_ == 64
+    assert model._inputs(X[:1])[0].x.shape == (len(X[0]), 0)
+    assert np.isfinite(model.predict(X)).all()
+
+
+def test_fine_tuned_inputs_digest_the_same_every_time():
+    pytest.importorskip("chgnet")
+    from dos_estimators.embeddings import CHGNetAtomEmbedding
+    from dos_estimators.estimators.checkpoint import inputs_digest
+
+    X, y = tiny_dataset()
+    model = tiny_transformer(node_features=[CHGNetAtomEmbedding(fine_tune=0.1)]).fit(X, y)
+    assert inputs_digest(model._inputs(X)) == inputs_digest(model._inputs(X))
+
+
+def test_fine_tuning_two_potentials_at_once_is_refused():
+    pytest.importorskip("chgnet")
+    from dos_estimators.embeddings import CHGNetAtomEmbedding
+
+    X, y = tiny_dataset()
+    both = [CHGNetAtomEmbedding(fine_tune=0.1), CHGNetAtomEmbedding(model="0.3.0", fine_tune=1.0)]
+    with pytest.raises(ValueError, match="one potential at a time"):
+        tiny_transformer(node_features=both).fit(X, y)
+
+
+@pytest.mark.parametrize("value", [-0.1, float("nan"), float("inf"), "0.1", None])
+def test_fine_tune_must_be_a_non_negative_number(value):
+    from dos_estimators.embeddings import CHGNetAtomEmbedding
+
+    with pytest.raises(ValueError, match="fine_tune must be a non-negative number"):
+        CHGNetAtomEmbedding(fine_tune=value).fit([rock_salt()])
+
+
 class Volume:
     """Crystal features: the volume per atom, NaN for the third crystal."""
 

@@ -3,7 +3,9 @@
 Every class here follows the node-feature protocol (``fit(structures, y=None)``,
 ``transform(structures) -> list of (n_atoms, F) arrays``) and plugs into any
 structure estimator as ``node_features=``, alone or in a list with table names
-(``node_features=["magpie", "chgnet"]`` concatenates both per atom).
+(``node_features=["magpie", "chgnet"]`` concatenates both per atom). The pretrained
+potentials can also be fine-tuned inside the estimator's network
+(``CHGNetAtomEmbedding(fine_tune=0.1)``).
 """
 
 from ._base import (
@@ -16,7 +18,12 @@ from ._base import (
     is_table,
 )
 from ._contrastive import ContrastiveAtomEmbedding
-from ._potentials import CHGNetAtomEmbedding, PotentialAtomEmbedding, SevenNetAtomEmbedding
+from ._potentials import (
+    CHGNetAtomEmbedding,
+    PotentialAtomEmbedding,
+    PotentialEncoder,
+    SevenNetAtomEmbedding,
+)
 from ._sites import site_descriptors
 from ._vae import VAEAtomEmbedding
 
@@ -29,6 +36,7 @@ __all__ = [
     "FeatureCache",
     "NodeFeatureUnion",
     "PotentialAtomEmbedding",
+    "PotentialEncoder",
     "SevenNetAtomEmbedding",
     "VAEAtomEmbedding",
     "check_node_features",

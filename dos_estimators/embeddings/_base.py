@@ -11,6 +11,13 @@ follow but with one array per structure:
 Estimators accept such an object (or a list of them and table names, whose
 features are concatenated) as ``node_features=``, clone it and fit the clone on
 the structures passed to their own ``fit``, never on the ones they predict for.
+
+An object may also train inside the estimator's network: if it has a truthy
+``fine_tune`` attribute and the methods ``encoder()`` (after ``fit``: a torch
+module, see :func:`dos_estimators.nn.with_encoded_atoms`) and
+``encoder_inputs(structures)`` (one object per structure for that module), its
+columns are computed by that module in every forward pass instead of by
+``transform`` (the pretrained potentials with ``fine_tune > 0``).
 """
 
 from __future__ import annotations
@@ -157,6 +164,11 @@ def _is_embedding(value) -> bool:
     return callable(getattr(value, "fit", None)) and callable(getattr(value, "transform", None))
 
 
+def _fine_tunes(part) -> bool:
+    """Whether a fitted part computes its columns inside the network (see the module notes)."""
+    return bool(getattr(part, "fine_tune", 0)) and callable(getattr(part, "encoder", None))
+
+
 def _parts(spec) -> list:
     return list(spec) if isinstance(spec, (list, tuple)) else [spec]
 
@@ -204,7 +216,15 @@ class NodeFeatureUnion(BaseEstimator):
     parts_ : list
         The fitted node-feature objects.
     n_features_out_ : int
-        Columns per site.
+        Columns per site that :meth:`transform` gives.
+    n_encoder_features_ : int
+        Columns per site that :meth:`encoder` computes inside the network (0 if no part
+        is fine-tuned).
+
+    Raises
+    ------
+    ValueError
+        From ``fit``, if more than one part is fine-tuned.
 
     Examples
     --------
@@ -232,16 +252,41 @@ class NodeFeatureUnion(BaseEstimator):
     def fit(self, structures, y=None):
         check_node_features(self.parts)
         self.parts_ = [self._resolve(part).fit(structures, y) for part in _parts(self.parts)]
+        tuned = [part for part in self.parts_ if _fine_tunes(part)]
+        if len(tuned) > 1:
+            raise ValueError(
+                "node_features may fine-tune one potential at a time; "
+                f"{', '.join(type(part).__name__ for part in tuned)} all have fine_tune > 0."
+            )
         first = self.transform(structures[:1]) if len(structures) else [np.zeros((0, 0))]
         self.n_features_out_ = int(first[0].shape[1])
+        self.n_encoder_features_ = (
+            int(tuned[0].transform(structures[:1])[0].shape[1]) if tuned and len(structures) else 0
+        )
         return self
 
+    def _tuned(self):
+        return next((part for part in self.parts_ if _fine_tunes(part)), None)
+
+    def encoder(self):
+        """A new trainable module computing the fine-tuned part's columns, or None."""
+        part = self._tuned()
+        return None if part is None else part.encoder()
+
+    def encoder_inputs(self, structures) -> list | None:
+        """What :meth:`encoder` reads for each structure, or None without a fine-tuned part."""
+        part = self._tuned()
+        return None if part is None else part.encoder_inputs(structures)
+
     def transform(self, structures) -> list[np.ndarray]:
-        per_part = [part.transform(structures) for part in self.parts_]
+        """The columns of every part not fine-tuned, concatenated: ``(n_atoms, F)`` arrays."""
+        parts = [part for part in self.parts_ if not _fine_tunes(part)]
+        per_part = [part.transform(structures) for part in parts]
         out = []
         for i, structure in enumerate(structures):
             arrays = [np.asarray(features[i], dtype=np.float32) for features in per_part]
-            for part, array in zip(self.parts_, arrays, strict=True):
+            arrays = arrays or [np.zeros((len(structure), 0), dtype=np.float32)]
+            for part, array in zip(parts, arrays, strict=False):
                 if array.ndim != 2 or array.shape[0] != len(structure):
                     raise ValueError(
                         f"node features of {type(part).__name__} for sample {i} have shape "

@@ -1,14 +1,22 @@
-"""Per-atom features of pretrained universal interatomic potentials (frozen).
+"""Per-atom features of pretrained universal interatomic potentials, frozen or fine-tuned.
 
 Two potentials whose weights ship inside their wheels, so nothing is downloaded:
 CHGNet and SevenNet-0. What they share (the cache, the batches, the scaling, the
-sklearn API) is :class:`PotentialAtomEmbedding`; each subclass only loads its network
-and runs it on a batch of structures.
+sklearn API, fine-tuning) is :class:`PotentialAtomEmbedding`; each subclass only
+loads its network, turns structures into the network's own graphs and runs the
+network on a list of them.
+
+Frozen, the features are computed once per distinct structure and cached. With
+``fine_tune`` above zero, :meth:`PotentialAtomEmbedding.encoder` gives a copy of the
+potential as a :class:`PotentialEncoder`, which an estimator puts inside its network
+(see :func:`dos_estimators.nn.with_encoded_atoms`) and trains with it at a fraction of
+its learning rate; it starts from exactly the frozen, standardised features.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import warnings
 from functools import cache
@@ -20,7 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._cpu import pause
 from .._torch import deterministic
-from .._validation import is_integer
+from .._validation import is_integer, is_real
 from ._base import CACHE
 from ._sites import Standardizer
 
@@ -38,21 +46,74 @@ def _import(module: str, option: str, extra: str):
         ) from error
 
 
+class PotentialEncoder(torch.nn.Module):
+    """A pretrained potential inside a network: standardised per-atom features, trainable.
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+        The potential (a copy; its weights train).
+    encode : callable
+        ``encode(network, graphs) -> Tensor [n_atoms, F]``: the features of the atoms
+        of a list of the potential's graphs, in order.
+    mean, scale : numpy.ndarray of shape (F,)
+        The training atoms' frozen column means and scales (zeros and ones for
+        unstandardised features).
+    lr_ratio : float
+        The potential's learning rate as a fraction of the network's.
+    """
+
+    def __init__(self, network, encode, mean, scale, lr_ratio: float):
+        super().__init__()
+        self.network = network
+        self.encode = encode
+        self.lr_ratio = float(lr_ratio)
+        self.register_buffer("mean", torch.as_tensor(np.asarray(mean, dtype=np.float32)))
+        self.register_buffer("scale", torch.as_tensor(np.asarray(scale, dtype=np.float32)))
+
+    @property
+    def n_features(self) -> int:
+        """Columns it adds per atom."""
+        return int(self.mean.numel())
+
+    def forward(self, graphs: list) -> torch.Tensor:
+        """Features ``[n_atoms, F]`` of the atoms of ``graphs`` (the potential's graphs)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            features = self.encode(self.network, graphs)
+        return (features - self.mean) / self.scale
+
+
 class PotentialAtomEmbedding(BaseEstimator):
-    """Frozen per-atom features of a pretrained potential, standardised on the training atoms.
+    """Per-atom features of a pretrained potential, standardised on the training atoms.
 
     Subclasses set ``name`` (the cache key and progress label), take the parameters
-    ``model``, ``standardize``, ``batch_size`` and ``verbose``, and implement
-    :meth:`_features`. Features are computed once per distinct structure and cached
-    (see :class:`~dos_estimators.embeddings.FeatureCache`); ``fit`` only learns the
-    column means and scales of the training atoms.
+    ``model``, ``standardize``, ``fine_tune``, ``batch_size`` and ``verbose``, and
+    implement :meth:`_network`, :meth:`_graphs` and :meth:`_encode`. Frozen
+    features are computed once per distinct structure and cached (see
+    :class:`~dos_estimators.embeddings.FeatureCache`); ``fit`` only learns the column
+    means and scales of the training atoms.
     """
 
     name = ""
 
-    def _features(self, structures: list) -> list[np.ndarray]:
-        """The raw features of a batch of structures: one ``(n_atoms, F)`` array each."""
+    def _network(self) -> torch.nn.Module:
+        """The pretrained network, frozen, loaded once per process."""
         raise NotImplementedError
+
+    def _graphs(self, structures: list) -> list:
+        """The network's own input for each structure (its crystal graph)."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _encode(network: torch.nn.Module, graphs: list) -> torch.Tensor:
+        """Features ``[n_atoms, F]`` of the atoms of ``graphs``, on the network's device."""
+        raise NotImplementedError
+
+    def _features(self, structures: list) -> list[np.ndarray]:
+        """The frozen features of a batch of structures: one ``(n_atoms, F)`` array each."""
+        features = self._encode(self._network(), self._graphs(structures)).cpu().numpy()
+        return np.split(features.astype(np.float32), np.cumsum([len(s) for s in structures])[:-1])
 
     def _raw(self, structures) -> list[np.ndarray]:
         def compute(missing):
@@ -74,20 +135,55 @@ class PotentialAtomEmbedding(BaseEstimator):
         return CACHE.get_many((self.name.lower(), self.model), structures, compute)
 
     def fit(self, structures, y=None):
-        """Learn the means and scales of the training atoms' features."""
+        """Learn the means and scales of the training atoms' (pretrained) features."""
         if not (is_integer(self.batch_size) and self.batch_size >= 1):
             raise ValueError(
                 f"batch_size must be an integer of at least 1, got {self.batch_size!r}."
             )
+        if not (is_real(self.fine_tune) and 0 <= self.fine_tune < float("inf")):
+            raise ValueError(
+                "fine_tune must be a non-negative number (the potential's learning rate as "
+                f"a fraction of the estimator's; 0 keeps it frozen), got {self.fine_tune!r}."
+            )
         raw = self._raw(structures)
+        self.n_features_out_ = int(raw[0].shape[1])
         self.scaler_ = Standardizer().fit(raw) if self.standardize else None
         return self
 
     def transform(self, structures) -> list[np.ndarray]:
-        """Each atom's features: a list of ``(n_atoms, F)`` arrays, one per structure."""
+        """Each atom's pretrained features: a list of ``(n_atoms, F)`` arrays, one per structure.
+
+        Always the frozen features, also with ``fine_tune``: the fine-tuned copy of the
+        potential lives in the estimator's network (see :meth:`encoder`).
+        """
         check_is_fitted(self, "scaler_")
         raw = self._raw(structures)
         return raw if self.scaler_ is None else self.scaler_.transform(raw)
+
+    def encoder(self) -> PotentialEncoder | None:
+        """A trainable copy of the potential for an estimator's network, or None when frozen.
+
+        Returns
+        -------
+        PotentialEncoder or None
+            None with ``fine_tune=0``. Otherwise a new copy of the pretrained network with
+            the fitted means and scales: before training it gives exactly
+            :meth:`transform`'s features, from the graphs of :meth:`encoder_inputs`.
+        """
+        check_is_fitted(self, "scaler_")
+        if not self.fine_tune:
+            return None
+        network = copy.deepcopy(self._network())
+        network.requires_grad_(True)
+        if self.scaler_ is None:
+            mean, scale = np.zeros(self.n_features_out_), np.ones(self.n_features_out_)
+        else:
+            mean, scale = self.scaler_.mean_, self.scaler_.scale_
+        return PotentialEncoder(network, type(self)._encode, mean, scale, self.fine_tune)
+
+    def encoder_inputs(self, structures) -> list:
+        """What :meth:`encoder` reads for each structure: the potential's own graph of it."""
+        return self._graphs(list(structures))
 
 
 # The parameters, attributes and errors both potentials' docstrings share.
@@ -96,14 +192,25 @@ _SHARED_DOC = """Parameters
     model : str, default="{model}"
         {name}'s pretrained model name.
     standardize : bool, default=True
+    fine_tune : float, default=0.0
+        {name}'s learning rate inside an estimator's network, as a fraction of the
+        estimator's ``lr``. ``0`` keeps {name} frozen: its features are computed once
+        per structure and cached. Above zero (e.g. ``0.1``), an estimator given these
+        node features puts a copy of {name} inside its network, starting from the
+        pretrained weights and the frozen features, and trains it with the rest: a
+        {name} forward and backward pass per batch, several times slower than frozen
+        (see ``docs/embeddings.md`` for measured times). :meth:`transform` always gives
+        the frozen features.
     batch_size : int, default=32
-        Structures per {name} forward pass.
+        Structures per {name} forward pass (frozen features).
     verbose : bool, default=False
         A progress bar over batches.
 
     Attributes
     ----------
     scaler_ : Standardizer or None
+    n_features_out_ : int
+        Columns per atom.
 
     Raises
     ------
@@ -143,28 +250,43 @@ class CHGNetAtomEmbedding(PotentialAtomEmbedding):
 
     name = "CHGNet"
 
-    def __init__(self, model="0.3.0", standardize=True, batch_size=32, verbose=False):
+    def __init__(
+        self, model="0.3.0", standardize=True, fine_tune=0.0, batch_size=32, verbose=False
+    ):
         self.model = model
         self.standardize = standardize
+        self.fine_tune = fine_tune
         self.batch_size = batch_size
         self.verbose = verbose
 
-    def _features(self, structures):
-        predictions = _chgnet(self.model).predict_structure(
-            structures, task="e", return_atom_feas=True, batch_size=len(structures)
+    def _network(self):
+        return _chgnet(self.model)
+
+    def _graphs(self, structures):
+        converter = self._network().graph_converter
+        return [converter(structure) for structure in structures]
+
+    @staticmethod
+    def _encode(network, graphs):
+        device = next(network.parameters()).device
+        prediction = network(
+            [graph.to(device) for graph in graphs], task="e", return_atom_feas=True
         )
-        if isinstance(predictions, dict):
-            predictions = [predictions]
-        return [p["atom_fea"] for p in predictions]
+        return torch.cat(prediction["atom_fea"])
+
+
+def _sevennet_layers(network) -> list[str]:
+    """The names of SevenNet's modules up to its last interaction block.
+
+    The read-out that follows them turns the features into atomic energies.
+    """
+    names = list(network._modules)
+    return names[: names.index("reduce_input_to_hidden")]
 
 
 @cache
 def _sevennet(model: str):
-    """The pretrained SevenNet, loaded once per process from the weights in its wheel.
-
-    Returns the network and the names of its modules up to its last interaction
-    block (the read-out that follows turns the features into atomic energies).
-    """
+    """The pretrained SevenNet, loaded once per process from the weights in its wheel."""
     util = _import("sevenn.util", "sevennet", "sevennet")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -181,7 +303,7 @@ def _sevennet(model: str):
     network.set_is_batch_data(True)
     for parameter in network.parameters():
         parameter.requires_grad_(False)
-    return network, names[: names.index("reduce_input_to_hidden")]
+    return network
 
 
 class SevenNetAtomEmbedding(PotentialAtomEmbedding):
@@ -199,14 +321,20 @@ class SevenNetAtomEmbedding(PotentialAtomEmbedding):
 
     name = "SevenNet"
 
-    def __init__(self, model="7net-0", standardize=True, batch_size=32, verbose=False):
+    def __init__(
+        self, model="7net-0", standardize=True, fine_tune=0.0, batch_size=32, verbose=False
+    ):
         self.model = model
         self.standardize = standardize
+        self.fine_tune = fine_tune
         self.batch_size = batch_size
         self.verbose = verbose
 
-    def _features(self, structures):
-        network, layers = _sevennet(self.model)  # first: it says which extra is missing
+    def _network(self):
+        return _sevennet(self.model)
+
+    def _graphs(self, structures):
+        network = self._network()  # first: it says which extra is missing
         unknown = sorted(
             {str(e) for s in structures for e in s.composition if e.Z not in network.type_map}
         )
@@ -217,9 +345,8 @@ class SevenNetAtomEmbedding(PotentialAtomEmbedding):
         from pymatgen.io.ase import AseAtomsAdaptor
         from sevenn.atom_graph_data import AtomGraphData
         from sevenn.train.dataload import unlabeled_atoms_to_graph
-        from torch_geometric.data import Batch
 
-        graphs = [
+        return [
             AtomGraphData.from_numpy_dict(
                 unlabeled_atoms_to_graph(
                     AseAtomsAdaptor.get_atoms(s), network.cutoff, with_shift=False
@@ -227,11 +354,16 @@ class SevenNetAtomEmbedding(PotentialAtomEmbedding):
             )
             for s in structures
         ]
-        data = network._preprocess(Batch.from_data_list(graphs))
-        for name in layers:
+
+    @staticmethod
+    def _encode(network, graphs):
+        from torch_geometric.data import Batch
+
+        device = next(network.parameters()).device
+        data = network._preprocess(Batch.from_data_list(list(graphs)).to(device))
+        for name in _sevennet_layers(network):
             data = network._modules[name](data)
-        features = data["x"].numpy().astype(np.float32)
-        return np.split(features, np.cumsum([len(s) for s in structures])[:-1])
+        return data["x"]
 
 
 CHGNetAtomEmbedding.__doc__ = CHGNetAtomEmbedding.__doc__.format(

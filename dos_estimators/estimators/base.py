@@ -32,7 +32,7 @@ from ..embeddings import NodeFeatureUnion, check_node_features, is_table
 from ..featurizers import CrystalFeatures, check_crystal_features
 from ..graphs import CRYSTAL_ATTR_NAMES, collate_graphs, structures_to_graphs
 from ..metrics import r2_pooled
-from ..nn import DOSTransformerLoss
+from ..nn import ATOM_ENCODER_INPUT, DOSTransformerLoss
 from ..nn.layers import POOLINGS
 from ..structures import check_structures
 from .checkpoint import CheckpointFolder, ResumeTraining, array_digest, fingerprint, inputs_digest
@@ -258,6 +258,38 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
     def _configure_module(self, module: torch.nn.Module) -> None:
         """Set state learned from the training data on a new module."""
 
+    def _atom_encoder(self) -> torch.nn.Module | None:
+        """A new module computing node features inside the network, or None."""
+        return None
+
+    def _assemble_module(self, in_features: int, n_energies: int) -> torch.nn.Module:
+        """A new network: built, given its atom encoder if any, configured."""
+        module = self._build_module(in_features, n_energies)
+        encoder = self._atom_encoder()
+        if encoder is not None:
+            module.atom_encoder = encoder
+        self._configure_module(module)
+        return module
+
+    @staticmethod
+    def _learning_rates(module: torch.nn.Module, lr: float):
+        """skorch's optimizer parameter groups for ``module``, and each group's rate.
+
+        An atom encoder (a fine-tuned potential) trains at ``lr`` times its
+        ``lr_ratio``; everything else at ``lr``. skorch puts matched groups first.
+
+        Returns
+        -------
+        param_groups : list of (str, dict)
+        rates : list of float
+            One per optimizer parameter group, in skorch's order.
+        """
+        encoder = getattr(module, "atom_encoder", None)
+        if encoder is None:
+            return [], [lr]
+        rate = lr * encoder.lr_ratio
+        return [("atom_encoder.*", {"lr": rate})], [rate, lr]
+
     def _learn_from_training(self, inputs) -> None:
         """Learn what the modules need from the training inputs (not the validation part)."""
 
@@ -337,8 +369,13 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
         order = rng.permutation(n_samples)
         return order[n_valid:], order[:n_valid]
 
-    def _callbacks(self, steps_per_epoch: int, validate: bool, checkpoint=None) -> list:
+    def _callbacks(
+        self, steps_per_epoch: int, validate: bool, checkpoint=None, max_lr=None
+    ) -> list:
         """The training callbacks, in the order skorch calls them.
+
+        ``max_lr`` is the one-cycle schedule's peak rate per optimizer parameter group
+        (default: ``lr`` for all).
 
         ``checkpoint`` (an :class:`~.checkpoint.EpochCheckpoint`) comes last, so that it
         saves what every other callback did in the epoch; when it resumes, the callback
@@ -354,7 +391,7 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
             warm_up = 0.1 if total_steps > 10 else min(0.9, 2 / total_steps)
             scheduler = LRScheduler(
                 policy=torch.optim.lr_scheduler.OneCycleLR,
-                max_lr=self.lr,
+                max_lr=self.lr if max_lr is None else max_lr,
                 total_steps=total_steps,
                 pct_start=warm_up,
                 step_every="batch",
@@ -420,6 +457,9 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
             }
         else:
             net_class, placement = DOSNeuralNet, {"device": self.device}
+        param_groups, _ = self._learning_rates(module, lr)
+        if param_groups:
+            placement["optimizer__param_groups"] = param_groups
         return net_class(
             module=module,
             criterion=self._build_criterion(),
@@ -593,8 +633,7 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
             checkpoint = member.checkpoint() if member is not None else None
             # Members differ only in initialisation and batch order.
             with seeded(int(seed), self._device):
-                module = self._build_module(in_features, self.n_energies_)
-                self._configure_module(module)
+                module = self._assemble_module(in_features, self.n_energies_)
                 net = self._new_net(
                     module,
                     int(seed),
@@ -602,7 +641,10 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
                     max_epochs=self.max_epochs,
                     train_split=predefined_split(valid_set) if valid_set is not None else None,
                     callbacks=self._callbacks(
-                        steps_per_epoch, validate=valid_set is not None, checkpoint=checkpoint
+                        steps_per_epoch,
+                        validate=valid_set is not None,
+                        checkpoint=checkpoint,
+                        max_lr=self._learning_rates(module, self.lr)[1],
                     ),
                 )
                 if member is not None and member.finished:
@@ -847,6 +889,11 @@ class GraphDOSRegressor(DOSRegressorBase):
             features = node_features.transform(structures)
             for graph, x in zip(graphs, features, strict=True):
                 graph.x = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+            # A fine-tuned potential reads its own graph of each crystal in the network.
+            encoder_inputs = node_features.encoder_inputs(structures)
+            if encoder_inputs is not None:
+                for graph, item in zip(graphs, encoder_inputs, strict=True):
+                    graph[ATOM_ENCODER_INPUT] = item
         crystal_features = getattr(self, "crystal_features_", None)
         extra = (
             crystal_features.transform(structures)
@@ -863,8 +910,15 @@ class GraphDOSRegressor(DOSRegressorBase):
         return graphs
 
     def _input_width(self, inputs):
-        self.n_node_features_ = inputs[0].x.shape[1]
+        # Columns of the graphs' x, and those a fine-tuned potential adds in the network.
+        node_features = getattr(self, "node_features_", None)
+        encoded = getattr(node_features, "n_encoder_features_", 0)
+        self.n_node_features_ = inputs[0].x.shape[1] + encoded
         return self.n_node_features_
+
+    def _atom_encoder(self):
+        node_features = getattr(self, "node_features_", None)
+        return None if node_features is None else node_features.encoder()
 
     @property
     def _n_crystal_attr(self) -> int:

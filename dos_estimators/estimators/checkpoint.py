@@ -47,6 +47,8 @@ from skorch.callbacks import (
     PassthroughScoring,
 )
 
+from ..nn import ATOM_ENCODER_INPUT
+
 FORMAT = "dos_estimators training checkpoint"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -90,6 +92,10 @@ def inputs_digest(inputs) -> str:
         return digest.hexdigest()
     for graph in inputs:
         for key, value in sorted(graph.to_dict().items()):
+            if key == ATOM_ENCODER_INPUT:
+                # A potential's own graph of the crystal: the crystal is in the other keys,
+                # and its repr is not guaranteed to be the same in every process.
+                continue
             digest.update(key.encode())
             if isinstance(value, torch.Tensor):
                 _update_with_tensor(digest, value)

@@ -38,9 +38,18 @@ from .energy import (
 )
 from .equivariant import E3NNEncoder
 from .heads import EnergyHead, VectorHead, dos_head
-from .layers import CrystalReadout, composition_statistics, mlp, perceptron, pool
+from .layers import (
+    ATOM_ENCODER_INPUT,
+    CrystalReadout,
+    composition_statistics,
+    mlp,
+    perceptron,
+    pool,
+    with_encoded_atoms,
+)
 
 __all__ = [
+    "ATOM_ENCODER_INPUT",
     "ATTENTIONS",
     "EDGE_BASES",
     "ENCODERS",
@@ -80,4 +89,5 @@ __all__ = [
     "pool",
     "rmse_loss",
     "self_attention",
+    "with_encoded_atoms",
 ]

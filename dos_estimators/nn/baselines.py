@@ -14,7 +14,7 @@ from torch import nn
 from .encoders import GraphNetworkEncoder
 from .equivariant import E3NNEncoder
 from .heads import dos_head
-from .layers import CrystalReadout, perceptron
+from .layers import CrystalReadout, perceptron, with_encoded_atoms
 
 
 class PooledDOSNetwork(nn.Module):
@@ -25,7 +25,9 @@ class PooledDOSNetwork(nn.Module):
     Parameters
     ----------
     in_features : int
-        Width of the element features ``x`` of the graphs.
+        Width of the node features: the graphs' ``x``, plus the columns of
+        ``atom_encoder`` when one is set (see
+        :func:`~dos_estimators.nn.layers.with_encoded_atoms`).
     n_energies : int
     hidden : int
         Width of atom embeddings and of the crystal vector.
@@ -51,6 +53,7 @@ class PooledDOSNetwork(nn.Module):
         dropout: float,
     ):
         super().__init__()
+        self.atom_encoder: nn.Module | None = None
         self.readout = CrystalReadout(
             hidden, in_features, n_crystal_attr, pooling, composition_stats, dropout
         )
@@ -75,6 +78,8 @@ class PooledDOSNetwork(nn.Module):
         -------
         torch.Tensor of shape [batch_size, n_energies]
         """
+        # getattr: networks pickled before atom encoders existed have no such attribute.
+        data = with_encoded_atoms(data, getattr(self, "atom_encoder", None))
         h = self.embed_atoms(data)
         crystal_vector = self.readout(h, data.x, data.batch, data.crystal_attr)
         return self.head(crystal_vector)

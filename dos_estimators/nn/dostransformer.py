@@ -16,7 +16,7 @@ from torch_geometric.utils import to_dense_batch
 from .attention import CrossAttention, self_attention
 from .encoders import ENCODERS, GraphNetworkEncoder, PaperGraphNetworkEncoder
 from .energy import energy_encoding as make_energy_encoding
-from .layers import CrystalReadout, mlp
+from .layers import CrystalReadout, mlp, with_encoded_atoms
 
 FUSIONS = ("tokens", "concat")
 PROMPTS = ("learned", "onehot", None)
@@ -53,7 +53,8 @@ class DOSTransformer(nn.Module):
     n_energies : int
         Length of the training DOS grid.
     in_features : int
-        Width of the element features ``x`` of the graphs.
+        Width of the node features: the graphs' ``x``, plus the columns of
+        ``atom_encoder`` when one is set.
     n_systems : int, default=7
         Number of crystal-system prompts.
     hidden : int, default=128
@@ -135,6 +136,9 @@ class DOSTransformer(nn.Module):
         heads: str = "mlp",
     ):
         super().__init__()
+        # A module computing more node features inside the network (see
+        # :func:`~dos_estimators.nn.layers.with_encoded_atoms`); ``in_features`` counts them.
+        self.atom_encoder: nn.Module | None = None
         for name, value, options in (
             ("fusion", fusion, FUSIONS),
             ("prompt", prompt, PROMPTS),
@@ -250,6 +254,8 @@ class DOSTransformer(nn.Module):
         -------
         torch.Tensor of shape [batch_size, n_energies], or a pair of them in training mode.
         """
+        # getattr: networks pickled before atom encoders existed have no such attribute.
+        data = with_encoded_atoms(data, getattr(self, "atom_encoder", None))
         h = self.encoder(data.x, data.z, data.edge_index, data.edge_length, data.edge_vec)
         crystal_vector = self.readout(h, data.x, data.batch, data.crystal_attr)
         batch_size = crystal_vector.size(0)

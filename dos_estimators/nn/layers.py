@@ -2,11 +2,46 @@
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
 from torch_geometric.utils import scatter
 
 POOLINGS = ("sum", "mean")
+
+ATOM_ENCODER_INPUT = "atom_encoder_input"
+"""Attribute of a graph holding what an atom encoder reads for it (e.g. a potential's graph)."""
+
+
+def with_encoded_atoms(data, atom_encoder: nn.Module | None):
+    """``data`` with the atom encoder's per-atom columns appended to its ``x``.
+
+    An atom encoder is a module that computes node features inside the network, so
+    that they train with it (a pretrained potential being fine-tuned). It is called
+    with the batch's ``atom_encoder_input``, a list of one object per crystal (what
+    the encoder reads, e.g. the potential's own graph of the crystal), and returns a
+    tensor ``[num_nodes, F]`` in the order of the batch's nodes.
+
+    Parameters
+    ----------
+    data : torch_geometric.data.Batch
+        With ``x`` ``[num_nodes, in_features]``.
+    atom_encoder : torch.nn.Module or None
+        None returns ``data`` itself.
+
+    Returns
+    -------
+    torch_geometric.data.Batch
+        A shallow copy whose ``x`` is ``[num_nodes, in_features + F]``; ``data`` is
+        left as it was.
+    """
+    if atom_encoder is None:
+        return data
+    data = copy.copy(data)
+    features = atom_encoder(data[ATOM_ENCODER_INPUT])
+    data.x = torch.cat([data.x, features.to(data.x.dtype)], dim=1)
+    return data
 
 
 def mlp(in_features: int, hidden: int, out_features: int, dropout: float = 0.0) -> nn.Sequential:
