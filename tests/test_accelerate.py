@@ -51,3 +51,15 @@ def test_accelerate_missing_names_the_extra(monkeypatch):
     X, y = tiny_dataset()
     with pytest.raises(ImportError, match=r"dos_estimators\[accelerate\]"):
         GraphNetworkDOSRegressor(device="accelerate", **SMALL).fit(X, y)
+
+
+def test_accelerate_fine_tunes_a_potential_as_the_plain_path_does():
+    pytest.importorskip("accelerate")
+    pytest.importorskip("chgnet")
+    from dos_estimators.embeddings import CHGNetAtomEmbedding
+
+    X, y = tiny_dataset()
+    params = {**SMALL, "node_features": ["magpie", CHGNetAtomEmbedding(fine_tune=0.5)]}
+    accelerated = GraphNetworkDOSRegressor(device="accelerate", **params).fit(X, y)
+    plain = GraphNetworkDOSRegressor(**params).fit(X, y)
+    np.testing.assert_allclose(accelerated.predict(X), plain.predict(X), atol=1e-5)

@@ -305,7 +305,11 @@ def test_fine_tuning_trains_a_copy_of_chgnet_at_its_fraction_of_the_rate(tmp_pat
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(model)).predict(X), expected)
     model.save(tmp_path / "tuned.safetensors")
     np.testing.assert_array_equal(load_model(tmp_path / "tuned.safetensors").predict(X), expected)
-    model.fine_tune(X[:4], y[:4], max_epochs=1)
+    before = {k: v.clone() for k, v in model.net_.module_.atom_encoder.state_dict().items()}
+    model.fine_tune(X[:4], y[:4], max_epochs=1)  # only the prompts: CHGNet stays as it was
+    after = model.net_.module_.atom_encoder.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    model.fine_tune(X[:4], y[:4], max_epochs=1, only_prompt=False)
     assert model.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(model.lr / 10 * 0.5)
 
 
@@ -320,6 +324,27 @@ def test_a_baseline_with_only_fine_tuned_features_reads_them_from_its_network():
     assert model.n_node_features_ == 64
     assert model._inputs(X[:1])[0].x.shape == (len(X[0]), 0)
     assert np.isfinite(model.predict(X)).all()
+
+
+def test_checkpoints_tell_fine_tuning_settings_apart():
+    from dos_estimators.embeddings import CHGNetAtomEmbedding
+    from dos_estimators.estimators.checkpoint import fingerprint
+
+    def of(embedding):
+        return fingerprint(tiny_transformer(node_features=["magpie", embedding]), {})
+
+    assert of(CHGNetAtomEmbedding(fine_tune=0.5)) != of(CHGNetAtomEmbedding(fine_tune=0.01))
+    assert of(CHGNetAtomEmbedding(fine_tune=0.5)) == of(CHGNetAtomEmbedding(fine_tune=0.5))
+    assert of(CHGNetAtomEmbedding(verbose=True)) == of(CHGNetAtomEmbedding())
+
+
+def test_potential_embeddings_from_before_fine_tuning_still_clone():
+    from dos_estimators.embeddings import CHGNetAtomEmbedding
+
+    old = CHGNetAtomEmbedding()
+    del old.__dict__["fine_tune"]  # as unpickled from a version without the parameter
+    assert clone(old).get_params()["fine_tune"] == 0.0
+    assert "CHGNetAtomEmbedding" in repr(old)
 
 
 def test_fine_tuned_inputs_digest_the_same_every_time():

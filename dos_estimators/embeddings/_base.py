@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from .._validation import is_real
 from ..features import NODE_FEATURES, element_table
 from ..featurizers import unfitted_copy
 from ..structures import structure_key
@@ -165,8 +166,9 @@ def _is_embedding(value) -> bool:
 
 
 def _fine_tunes(part) -> bool:
-    """Whether a fitted part computes its columns inside the network (see the module notes)."""
-    return bool(getattr(part, "fine_tune", 0)) and callable(getattr(part, "encoder", None))
+    """Whether a part computes its columns inside the network (see the module notes)."""
+    value = getattr(part, "fine_tune", 0)
+    return is_real(value) and value > 0 and callable(getattr(part, "encoder", None))
 
 
 def _parts(spec) -> list:
@@ -251,13 +253,15 @@ class NodeFeatureUnion(BaseEstimator):
 
     def fit(self, structures, y=None):
         check_node_features(self.parts)
-        self.parts_ = [self._resolve(part).fit(structures, y) for part in _parts(self.parts)]
-        tuned = [part for part in self.parts_ if _fine_tunes(part)]
+        parts = [self._resolve(part) for part in _parts(self.parts)]
+        tuned = [part for part in parts if _fine_tunes(part)]
         if len(tuned) > 1:
             raise ValueError(
                 "node_features may fine-tune one potential at a time; "
                 f"{', '.join(type(part).__name__ for part in tuned)} all have fine_tune > 0."
             )
+        self.parts_ = [part.fit(structures, y) for part in parts]
+        tuned = [part for part in self.parts_ if _fine_tunes(part)]
         first = self.transform(structures[:1]) if len(structures) else [np.zeros((0, 0))]
         self.n_features_out_ = int(first[0].shape[1])
         self.n_encoder_features_ = (

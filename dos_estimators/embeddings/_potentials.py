@@ -96,6 +96,8 @@ class PotentialAtomEmbedding(BaseEstimator):
     """
 
     name = ""
+    # Objects pickled or saved before fine-tuning existed have no such attribute.
+    fine_tune = 0.0
 
     def _network(self) -> torch.nn.Module:
         """The pretrained network, frozen, loaded once per process."""
@@ -146,7 +148,7 @@ class PotentialAtomEmbedding(BaseEstimator):
                 f"a fraction of the estimator's; 0 keeps it frozen), got {self.fine_tune!r}."
             )
         raw = self._raw(structures)
-        self.n_features_out_ = int(raw[0].shape[1])
+        self.n_features_out_ = int(raw[0].shape[1]) if raw else 0
         self.scaler_ = Standardizer().fit(raw) if self.standardize else None
         return self
 
@@ -197,10 +199,10 @@ _SHARED_DOC = """Parameters
         estimator's ``lr``. ``0`` keeps {name} frozen: its features are computed once
         per structure and cached. Above zero (e.g. ``0.1``), an estimator given these
         node features puts a copy of {name} inside its network, starting from the
-        pretrained weights and the frozen features, and trains it with the rest: a
-        {name} forward and backward pass per batch, several times slower than frozen
-        (see ``docs/embeddings.md`` for measured times). :meth:`transform` always gives
-        the frozen features.
+        pretrained weights and the frozen features, and trains it with the rest (on the
+        estimator's learning-rate schedule): a {name} forward and backward pass per
+        batch, several times slower than frozen (``docs/embeddings.md`` gives the
+        measured times). :meth:`transform` always gives the frozen features.
     batch_size : int, default=32
         Structures per {name} forward pass (frozen features).
     verbose : bool, default=False
@@ -241,9 +243,11 @@ class CHGNetAtomEmbedding(PotentialAtomEmbedding):
     interatomic potential trained on the Materials Project's relaxation
     trajectories; its weights ship inside the ``chgnet`` wheel, so nothing is
     downloaded. Each atom's 64 features before CHGNet's last convolution (the ones
-    it reads magnetic moments from) are its embedding: frozen, computed once per
-    distinct structure and cached (see :class:`~dos_estimators.embeddings.FeatureCache`).
-    ``fit`` only learns the column means and scales of the training atoms.
+    it reads magnetic moments from) are its embedding. With ``fine_tune=0`` they are
+    frozen, computed once per distinct structure and cached (see
+    :class:`~dos_estimators.embeddings.FeatureCache`), and ``fit`` only learns the
+    column means and scales of the training atoms; with ``fine_tune > 0`` a copy of
+    CHGNet trains inside the estimator's network.
 
     {shared}
     """
@@ -314,7 +318,9 @@ class SevenNetAtomEmbedding(PotentialAtomEmbedding):
     Project's relaxation trajectories; its weights ship inside the ``sevenn`` wheel,
     so nothing is downloaded. Each atom's 128 scalar (l = 0) features after the last
     of its five interaction blocks, the input of its energy read-out, are its
-    embedding: frozen, computed once per distinct structure and cached.
+    embedding. With ``fine_tune=0`` they are frozen, computed once per distinct
+    structure and cached; with ``fine_tune > 0`` a copy of SevenNet trains inside the
+    estimator's network.
 
     {shared}
     """

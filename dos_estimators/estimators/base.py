@@ -285,7 +285,7 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
             One per optimizer parameter group, in skorch's order.
         """
         encoder = getattr(module, "atom_encoder", None)
-        if encoder is None:
+        if encoder is None or not any(p.requires_grad for p in encoder.parameters()):
             return [], [lr]
         rate = lr * encoder.lr_ratio
         return [("atom_encoder.*", {"lr": rate})], [rate, lr]
@@ -447,7 +447,15 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
         from ``accelerate launch``/``accelerate config``.
         """
         if self.device == ACCELERATE:
-            accelerator = _accelerate().Accelerator()
+            accelerate = _accelerate()
+            handlers = []
+            if getattr(module, "atom_encoder", None) is not None:
+                # A fine-tuned potential's layers after the features it gives (its own
+                # energy read-out) get no gradient, which data-parallel training must expect.
+                handlers.append(
+                    accelerate.DistributedDataParallelKwargs(find_unused_parameters=True)
+                )
+            accelerator = accelerate.Accelerator(kwargs_handlers=handlers)
             net_class = AcceleratedDOSNeuralNet
             placement = {
                 "accelerator": accelerator,

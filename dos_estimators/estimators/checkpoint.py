@@ -74,8 +74,15 @@ def _plain(value):
         return value.item()
     if isinstance(value, (list, tuple)):
         return [_plain(item) for item in value]
+    kind = f"<{type(value).__module__}.{type(value).__qualname__}>"
+    if callable(getattr(value, "get_params", None)):
+        # A scikit-learn-style object (a node-feature embedding): its kind and parameters.
+        params = value.get_params(deep=False)
+        return {
+            kind: {k: _plain(v) for k, v in sorted(params.items()) if k not in UNCHECKED_PARAMS}
+        }
     # A RandomState instance or another object: only its kind can be compared.
-    return f"<{type(value).__module__}.{type(value).__qualname__}>"
+    return kind
 
 
 def _update_with_tensor(digest, tensor) -> None:

@@ -26,18 +26,30 @@ def with_encoded_atoms(data, atom_encoder: nn.Module | None):
     Parameters
     ----------
     data : torch_geometric.data.Batch
-        With ``x`` ``[num_nodes, in_features]``.
+        With ``x`` ``[num_nodes, F_x]``, and ``atom_encoder_input`` when
+        ``atom_encoder`` is set.
     atom_encoder : torch.nn.Module or None
         None returns ``data`` itself.
 
     Returns
     -------
     torch_geometric.data.Batch
-        A shallow copy whose ``x`` is ``[num_nodes, in_features + F]``; ``data`` is
-        left as it was.
+        A shallow copy whose ``x`` is ``[num_nodes, F_x + F]``; ``data`` is left as
+        it was.
+
+    Raises
+    ------
+    KeyError
+        If the batch has no ``atom_encoder_input`` for the encoder.
     """
     if atom_encoder is None:
         return data
+    if ATOM_ENCODER_INPUT not in data:
+        raise KeyError(
+            f"this network computes node features with {type(atom_encoder).__name__}, which "
+            f"reads each graph's {ATOM_ENCODER_INPUT!r}; the batch has none (graphs built "
+            "by the estimator that owns the network carry it)."
+        )
     data = copy.copy(data)
     features = atom_encoder(data[ATOM_ENCODER_INPUT])
     data.x = torch.cat([data.x, features.to(data.x.dtype)], dim=1)
