@@ -57,10 +57,14 @@ OPTIONS = {
     "cgcnn": ("CGCNN", "cgcnn"),
     "chgnet": ("CHGNet", "chgnet"),
     "magpie_chgnet": ("Magpie + CHGNet", ["magpie", "chgnet"]),
-    # CHGNet inside the network, trained at a tenth of the learning rate.
+    # CHGNet inside the network, trained at a tenth of the learning rate, or at the same.
     "magpie_chgnet_ft": (
         "Magpie + CHGNet fine-tuned (0.1 × lr)",
         ["magpie", CHGNetAtomEmbedding(fine_tune=0.1)],
+    ),
+    "magpie_chgnet_ft1": (
+        "Magpie + CHGNet fine-tuned (1 × lr)",
+        ["magpie", CHGNetAtomEmbedding(fine_tune=1.0)],
     ),
     "sevennet": ("SevenNet-0", "sevennet"),
     "magpie_sevennet": ("Magpie + SevenNet-0", ["magpie", "sevennet"]),
