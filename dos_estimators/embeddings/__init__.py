@@ -5,7 +5,7 @@ Every class here follows the node-feature protocol (``fit(structures, y=None)``,
 structure estimator as ``node_features=``, alone or in a list with table names
 (``node_features=["magpie", "chgnet"]`` concatenates both per atom). The pretrained
 potentials can also be fine-tuned inside the estimator's network
-(``CHGNetAtomEmbedding(fine_tune=0.1)``).
+(``CHGNetAtomEmbedding(fine_tune=1.0)``).
 """
 
 from ._base import (
