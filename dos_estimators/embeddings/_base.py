@@ -261,11 +261,13 @@ class NodeFeatureUnion(BaseEstimator):
                 f"{', '.join(type(part).__name__ for part in tuned)} all have fine_tune > 0."
             )
         self.parts_ = [part.fit(structures, y) for part in parts]
-        tuned = [part for part in self.parts_ if _fine_tunes(part)]
+        tuned = self._tuned()
         first = self.transform(structures[:1]) if len(structures) else [np.zeros((0, 0))]
         self.n_features_out_ = int(first[0].shape[1])
         self.n_encoder_features_ = (
-            int(tuned[0].transform(structures[:1])[0].shape[1]) if tuned and len(structures) else 0
+            int(tuned.transform(structures[:1])[0].shape[1])
+            if tuned is not None and len(structures)
+            else 0
         )
         return self
 
@@ -289,8 +291,7 @@ class NodeFeatureUnion(BaseEstimator):
         out = []
         for i, structure in enumerate(structures):
             arrays = [np.asarray(features[i], dtype=np.float32) for features in per_part]
-            arrays = arrays or [np.zeros((len(structure), 0), dtype=np.float32)]
-            for part, array in zip(parts, arrays, strict=False):
+            for part, array in zip(parts, arrays, strict=True):
                 if array.ndim != 2 or array.shape[0] != len(structure):
                     raise ValueError(
                         f"node features of {type(part).__name__} for sample {i} have shape "
@@ -301,5 +302,10 @@ class NodeFeatureUnion(BaseEstimator):
                     raise ValueError(
                         f"node features of {type(part).__name__} for sample {i} are not all finite."
                     )
-            out.append(np.concatenate(arrays, axis=1))
+            # Only a fine-tuned part: its columns all come from the network.
+            out.append(
+                np.concatenate(arrays, axis=1)
+                if arrays
+                else np.zeros((len(structure), 0), dtype=np.float32)
+            )
         return out
