@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import rock_salt, tiny_dataset, tiny_transformer
+from conftest import isolated_atom_cell, rock_salt, tiny_dataset, tiny_transformer
 from sklearn.base import clone
 
 from dos_estimators import GraphNetworkDOSRegressor
@@ -236,6 +236,42 @@ def test_sevennet_batches_give_the_features_of_single_structures():
     single = SevenNetAtomEmbedding(standardize=False, batch_size=1).fit(X[:4]).transform(X[:4])
     for a, b in zip(batched, single, strict=True):
         np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+def test_chgnet_features_are_its_own_forward_pass_read_midway():
+    # The features stop at the layers they depend on; CHGNet's own forward pass runs on
+    # to its energy. Both must give the same numbers, and training through ours must
+    # reach exactly the parameters those features depend on.
+    pytest.importorskip("chgnet")
+    import copy
+
+    import torch
+
+    from dos_estimators.embeddings import CHGNetAtomEmbedding
+    from dos_estimators.embeddings._potentials import _chgnet
+
+    X, _ = tiny_dataset()
+    structures = [*X[:4], isolated_atom_cell()]
+    graphs = CHGNetAtomEmbedding().encoder_inputs(structures)
+    network = copy.deepcopy(_chgnet("0.3.0")).requires_grad_(True)
+    # The isolated-atom cell alone is a batch with one bond and no angle.
+    for batch in (graphs, graphs[-1:]):
+        ours = CHGNetAtomEmbedding._encode(network, batch)
+        theirs = torch.cat(network(batch, task="e", return_atom_feas=True)["atom_fea"])
+        assert ours.shape == (sum(g.atomic_number.numel() for g in batch), 64)
+        torch.testing.assert_close(ours, theirs, rtol=0, atol=0)
+
+    def trained(features):
+        network.zero_grad()
+        features.square().sum().backward()
+        return {n for n, p in network.named_parameters() if p.grad is not None and p.grad.any()}
+
+    reached = trained(CHGNetAtomEmbedding._encode(network, graphs))
+    assert reached == trained(
+        torch.cat(network(graphs, task="e", return_atom_feas=True)["atom_fea"])
+    )
+    assert any(n.startswith("atom_conv_layers.2.") for n in reached)
+    assert not any(n.startswith(("atom_conv_layers.3.", "mlp.")) for n in reached)
 
 
 @pytest.mark.parametrize("option", POTENTIALS)

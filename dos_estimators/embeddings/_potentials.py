@@ -273,11 +273,53 @@ class CHGNetAtomEmbedding(PotentialAtomEmbedding):
 
     @staticmethod
     def _encode(network, graphs):
+        # CHGNet's own forward pass reads these features out midway and then still runs
+        # the bond and angle updates of that round, its last convolution and its energy
+        # read-out, none of which they depend on. Running only the layers up to them
+        # gives the same numbers and gradients with less work (docs/embeddings.md).
+        from chgnet.model.model import BatchedGraph
+
         device = next(network.parameters()).device
-        prediction = network(
-            [graph.to(device) for graph in graphs], task="e", return_atom_feas=True
+        g = BatchedGraph.from_graphs(
+            [graph.to(device) for graph in graphs],
+            bond_basis_expansion=network.bond_basis_expansion,
+            angle_basis_expansion=network.angle_basis_expansion,
+            compute_stress=False,
         )
-        return torch.cat(prediction["atom_fea"])
+        atoms = network.atom_embedding(g.atomic_numbers - 1)  # H is column 0
+        bonds = network.bond_embedding(g.bond_bases_ag)
+        bond_weights_ag = network.bond_weights_ag(g.bond_bases_ag)
+        has_angles = len(g.angle_bases) != 0
+        if has_angles:
+            bond_weights_bg = network.bond_weights_bg(g.bond_bases_bg)
+            angles = network.angle_embedding(g.angle_bases)
+        last = network.n_conv - 2  # the round the features are read after
+        for idx in range(last + 1):
+            atoms = network.atom_conv_layers[idx](
+                atom_feas=atoms,
+                bond_feas=bonds,
+                bond_weights=bond_weights_ag,
+                atom_graph=g.batched_atom_graph,
+                directed2undirected=g.directed2undirected,
+            )
+            bond_layer, angle_layer = network.bond_conv_layers[idx], network.angle_layers[idx]
+            if idx == last or not has_angles or bond_layer is None:
+                continue
+            bonds = bond_layer(
+                atom_feas=atoms,
+                bond_feas=bonds,
+                bond_weights=bond_weights_bg,
+                angle_feas=angles,
+                bond_graph=g.batched_bond_graph,
+            )
+            if angle_layer is not None:
+                angles = angle_layer(
+                    atom_feas=atoms,
+                    bond_feas=bonds,
+                    angle_feas=angles,
+                    bond_graph=g.batched_bond_graph,
+                )
+        return atoms
 
 
 def _sevennet_layers(network) -> list[str]:
