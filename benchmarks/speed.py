@@ -18,6 +18,11 @@ Every figure is taken in a fresh process of its own (a child of this script), so
   Magpie graphs, network.
 - ``chgnet``/``sevennet``: per-atom features of the pretrained potential for the 1,521
   crystals, cache empty, with the embedding's default batch size.
+- ``chgnet_fine_tune``: one fine-tuning pass of CHGNet (forward and backward of the
+  features, batches of 32) over 256 random phonon crystals, through the package's encoder
+  (which stops at the layers the features depend on) and through CHGNet's own forward
+  pass, alternated for ``--repeats`` rounds (at least 5); the median of each and of
+  their per-round ratio.
 - ``parallel``: what joblib's two processes (``n_jobs=2``) do on this machine against
   one: 9,126 graphs (joblib over chunks of 500 here; the package builds graphs in the
   calling process), 1,521 crystal-system searches, Magpie statistics of 1,521 crystals
@@ -30,6 +35,7 @@ from ``docs/data/speed.json`` alone.
 
     python benchmarks/speed.py                     # every figure (about 3 minutes)
     python benchmarks/speed.py --figures predict load
+    python benchmarks/speed.py --figures chgnet_fine_tune   # needs the chgnet extra
     python benchmarks/speed.py --report
 
 Run it on an otherwise idle machine (nothing else may use the cores); threads are
@@ -54,6 +60,7 @@ FIGURES = {
     "predict": ("prediction, Magpie node features", "", None, None),
     "chgnet": ("CHGNet 0.3.0 per-atom features", "≥ 100 structures/s", 100.0, "rate"),
     "sevennet": ("SevenNet-0 per-atom features", "", None, "rate"),
+    "chgnet_fine_tune": ("CHGNet fine-tuning pass, 256 crystals", "", None, None),
     "train": ("training, default fit, 1,216 crystals", "≤ 2 s/epoch", 2.0, "seconds"),
     "parallel": ("joblib processes on this machine (`n_jobs`)", "", None, None),
 }
@@ -254,6 +261,44 @@ def measure_potential(args, name: str) -> dict:
     }
 
 
+def measure_chgnet_fine_tune(args) -> dict:
+    import copy
+    import warnings
+
+    import numpy as np
+    import torch
+
+    from dos_estimators.embeddings import CHGNetAtomEmbedding
+    from dos_estimators.embeddings._potentials import _chgnet
+
+    structures = _data(args).structures
+    picked = np.random.default_rng(0).choice(len(structures), 256, replace=False)
+    graphs = CHGNetAtomEmbedding().encoder_inputs([structures[i] for i in picked])
+    network = copy.deepcopy(_chgnet("0.3.0")).requires_grad_(True)
+    ways = {
+        "package": lambda batch: CHGNetAtomEmbedding._encode(network, batch),
+        "chgnet_forward": lambda batch: torch.cat(
+            network(batch, task="e", return_atom_feas=True)["atom_fea"]
+        ),
+    }
+    seconds = {name: [] for name in ways}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        for _ in range(max(args.repeats, 5)):
+            for name, encode in ways.items():
+                start = time.perf_counter()
+                for first in range(0, len(graphs), 32):
+                    encode(graphs[first : first + 32]).square().mean().backward()
+                seconds[name].append(time.perf_counter() - start)
+    ratios = np.divide(seconds["package"], seconds["chgnet_forward"])
+    return {
+        "n_structures": len(graphs),
+        "seconds": {name: float(np.median(t)) for name, t in seconds.items()},
+        "round_seconds": seconds,
+        "ratio": float(np.median(ratios)),
+    }
+
+
 def measure_train(args) -> dict:
     import warnings
 
@@ -282,6 +327,8 @@ def child(args) -> None:
         result = measure_predict(args)
     elif args.figure in ("chgnet", "sevennet"):
         result = measure_potential(args, args.figure)
+    elif args.figure == "chgnet_fine_tune":
+        result = measure_chgnet_fine_tune(args)
     elif args.figure == "parallel":
         result = measure_parallel(args)
     else:
@@ -350,6 +397,14 @@ def table(result: dict) -> str:
                     f"| {label}: {count:,} {text} | {found[one]:.2f} s in one process, "
                     f"{found[two]:.2f} s in two | — | |"
                 )
+        elif name == "chgnet_fine_tune":
+            seconds = found["seconds"]
+            lines.append(
+                f"| {label} | {seconds['package']:.2f} s through the package's encoder, "
+                f"{seconds['chgnet_forward']:.2f} s through CHGNet's own forward pass "
+                f"(median ratio {found['ratio']:.2f} over {len(found['round_seconds']['package'])} "
+                "alternated rounds) | — | |"
+            )
         elif kind == "rate":
             lines.append(
                 f"| {label} | {found['rate']:,.0f} structures/s ({found['seconds']:.1f} s for "
