@@ -20,6 +20,7 @@ __all__ = [
     "GraphNetworkDOSRegressor",
     "MLPDOSRegressor",
     "MatminerFeaturizer",
+    "PotentialPhononRegressor",
     "__version__",
     "crystal_system",
     "datasets",
@@ -28,6 +29,7 @@ __all__ = [
     "load_model",
     "metrics",
     "model_selection",
+    "phonons",
     "thermo",
     "tree_reference",
     "tuning",
@@ -35,7 +37,15 @@ __all__ = [
 
 __getattr__, __dir__ = attach(
     __name__,
-    submodules=["datasets", "embeddings", "metrics", "model_selection", "thermo", "tuning"],
+    submodules=[
+        "datasets",
+        "embeddings",
+        "metrics",
+        "model_selection",
+        "phonons",
+        "thermo",
+        "tuning",
+    ],
     attributes={
         "CRYSTAL_SYSTEMS": "structures",
         "PAPER_PARAMS": "estimators",
@@ -46,6 +56,7 @@ __getattr__, __dir__ = attach(
         "GraphNetworkDOSRegressor": "estimators",
         "MLPDOSRegressor": "estimators",
         "MatminerFeaturizer": "featurizers",
+        "PotentialPhononRegressor": "estimators",
         "crystal_system": "structures",
         "dos_report": "metrics",
         "load_model": "model_files",
@@ -54,7 +65,7 @@ __getattr__, __dir__ = attach(
 )
 
 if TYPE_CHECKING:  # what the names are, for type checkers and editors
-    from . import datasets, embeddings, metrics, model_selection, thermo, tuning
+    from . import datasets, embeddings, metrics, model_selection, phonons, thermo, tuning
     from .estimators import (
         PAPER_PARAMS,
         DOSTransformerRegressor,
@@ -62,6 +73,7 @@ if TYPE_CHECKING:  # what the names are, for type checkers and editors
         E3NNDOSRegressor,
         GraphNetworkDOSRegressor,
         MLPDOSRegressor,
+        PotentialPhononRegressor,
         tree_reference,
     )
     from .featurizers import MatminerFeaturizer

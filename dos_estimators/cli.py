@@ -11,6 +11,7 @@ import contextlib
 import difflib
 import json
 import sys
+import tempfile
 import textwrap
 import time
 import warnings
@@ -218,13 +219,21 @@ def _read_structures(files, report: _Reporter):
     return names, structures
 
 
-def _load(path, device: str | None):
-    """The regressor saved at ``path``; a missing or invalid file is a usage error."""
+def _load(path, device: str | None, cache=None, scratch=None):
+    """The regressor saved at ``path`` (or a potential's zero-shot one); a missing or
+    invalid file is a usage error.
+
+    A potential's phonons go to ``cache`` (``--cache``), else to ``scratch`` (a folder that
+    lasts the command: the warnings read the phonons the prediction computed).
+    """
     from .estimators import GraphDOSRegressor
     from .model_files import load_model
-    from .pretrained import PRETRAINED
+    from .phonons import POTENTIALS
+    from .pretrained import PRETRAINED, zero_shot
     from .pretrained import path as pretrained_path
 
+    if str(path) in POTENTIALS and not Path(path).is_file():
+        return zero_shot(str(path), cache=cache or scratch, device=device or "cpu")
     if str(path) in PRETRAINED and not Path(path).is_file():
         try:
             path = pretrained_path(str(path))
@@ -233,8 +242,9 @@ def _load(path, device: str | None):
     path = Path(path)
     if not path.is_file():
         raise UsageError(
-            f"model file {str(path)!r} not found (--model: a file written by save, or a "
-            f"pretrained model: {', '.join(PRETRAINED)})."
+            f"model file {str(path)!r} not found (--model: a file written by save, a "
+            f"pretrained model: {', '.join(PRETRAINED)}, or a universal potential for its "
+            f"zero-shot phonon DOS: {', '.join(POTENTIALS)})."
         )
     try:
         model = load_model(path, device=device)
@@ -247,7 +257,26 @@ def _load(path, device: str | None):
         )
     # Nothing of the model's may print to stdout, which can carry the CSV.
     model.set_params(verbose=0)
+    prior = getattr(model, "prior_", None)
+    if prior is not None and (cache is not None or prior.cache is None):
+        prior.set_params(cache=cache or scratch)
     return model
+
+
+def _check_prior(model, potential) -> None:
+    """``--prior``: the model must compute the prior of that potential."""
+    prior = getattr(model, "prior_", None)
+    if potential is None:
+        return
+    if prior is None:
+        raise UsageError(
+            f"--prior {potential}: this model was fitted without a prior; drop --prior, or "
+            f"use --model {potential} for the potential's zero-shot DOS."
+        )
+    if prior.potential != potential:
+        raise UsageError(
+            f"--prior {potential}: this model's prior is {prior.potential!r}, not {potential!r}."
+        )
 
 
 def _grid(model, frequencies, need_frequencies: bool):
@@ -278,9 +307,12 @@ def _grid(model, frequencies, need_frequencies: bool):
 
 def _predict(model, names, structures, want_std: bool, report: _Reporter):
     """``(names, structures, y_pred, y_std)`` of the structures the model accepts."""
+    def predict(batch):
+        return model.predict(batch, return_std=True) if want_std else model.predict(batch)
+
     with contextlib.redirect_stdout(sys.stderr), report.warnings_of():
         try:
-            result = model.predict(structures, return_std=want_std)
+            result = predict(structures)
         # A structure the model refuses (an element outside its table, ...) fails the
         # whole batch; then each is predicted alone to name the culprits.
         except Exception:
@@ -291,7 +323,7 @@ def _predict(model, names, structures, want_std: bool, report: _Reporter):
         kept, preds, stds = [], [], []
         for i, structure in enumerate(structures):
             try:
-                result = model.predict([structure], return_std=want_std)
+                result = predict([structure])
             except Exception as error:
                 report.failed(names[i], f"the model cannot predict it ({_describe(error)})")
                 continue
@@ -381,18 +413,27 @@ def _check_output_folder(path, option: str) -> None:
 # -- subcommands -----------------------------------------------------------------------------
 def _predictions(args, report: _Reporter, need_frequencies: bool):
     """Load the model, read the inputs and predict: the shared part of predict and plot."""
-    model = _load(args.model, args.device)
+    with tempfile.TemporaryDirectory(prefix="dos-estimators-") as scratch:
+        return _predictions_in(args, report, need_frequencies, scratch)
+
+
+def _predictions_in(args, report: _Reporter, need_frequencies: bool, scratch: str):
+    model = _load(args.model, args.device, args.cache, scratch)
+    _check_prior(model, args.prior)
     grid = _grid(model, args.frequencies, need_frequencies)
     # The grid's unit is known only when the user states it (--thermo, --frequencies, or
     # --frequency-unit itself).
     stated = need_frequencies or args.frequencies is not None or args.frequency_unit
     unit = (args.frequency_unit or DEFAULT_FREQUENCY_UNIT) if stated else None
     names, structures = _read_structures(_input_files(args.paths, report), report)
-    want_std = len(model.nets_) >= 2
+    want_std = len(getattr(model, "nets_", ())) >= 2
     if structures:
         names, structures, pred, std = _predict(model, names, structures, want_std, report)
     else:
         pred, std = np.empty((0, grid.size)), (np.empty((0, grid.size)) if want_std else None)
+    from .cli_checks import warn_about_predictions
+
+    warn_about_predictions(model, names, structures, pred, grid, report.warn)
     return grid, unit, names, structures, pred, std
 
 
@@ -530,8 +571,9 @@ def _add_prediction_options(parser, thermo: bool) -> None:
         "--model",
         required=True,
         metavar="FILE",
-        help="a model file written by save() or `dos-estimators fit`, or the name of a "
-        "pretrained model: phonon",
+        help="a model file written by save() or `dos-estimators fit`, the name of a "
+        "pretrained model (phonon), or of a universal potential for its zero-shot phonon "
+        "DOS (7net-l3i5, 7net-0, 7net-mf-0, chgnet-0.3.0, chgnet-r2scan)",
     )
     parser.add_argument(
         "--frequencies",
@@ -548,6 +590,18 @@ def _add_prediction_options(parser, thermo: bool) -> None:
     )
     parser.add_argument(
         "--device", type=_device, default="cpu", help="torch device to predict on (default: cpu)"
+    )
+    parser.add_argument(
+        "--prior",
+        metavar="POTENTIAL",
+        help="check that the model was fitted with the prior of this universal potential "
+        "(its phonons are computed for every file: seconds to minutes each)",
+    )
+    parser.add_argument(
+        "--cache",
+        metavar="DIR",
+        help="folder (or priors .npz file) keeping a potential's phonons between runs, for "
+        "--model POTENTIAL and models with a prior (default: none kept)",
     )
     parser.add_argument(
         "--quiet", action="store_true", help="print only errors on stderr, no progress"

@@ -12,7 +12,7 @@ import json
 import math
 import os
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import numpy as np
 import torch
@@ -70,7 +70,7 @@ class _NotStorable(ValueError):
 def _encode(value, where: str):
     """``value`` as JSON data, with tagged objects for what JSON lacks.
 
-    Tuples, dictionaries, non-finite floats, NumPy scalars and NumPy arrays (numeric,
+    Tuples, dictionaries, paths, non-finite floats, NumPy scalars and NumPy arrays (numeric,
     boolean, string, or object arrays of strings) are tagged so that :func:`_decode`
     gives back the same type; anything else raises :class:`_NotStorable`.
     """
@@ -79,6 +79,8 @@ def _encode(value, where: str):
         return {"__numpy__": value.dtype.str, "value": _encode(value.item(), where)}
     if value is None or isinstance(value, (bool, str)):
         return value
+    if isinstance(value, PurePath):  # a folder or file parameter (a prior's cache)
+        return {"__path__": str(value)}
     if isinstance(value, int):
         return int(value)
     if isinstance(value, float):
@@ -129,6 +131,7 @@ def _components() -> dict:
         VAEAtomEmbedding,
     )
     from .embeddings._sites import Standardizer
+    from .phonons import PotentialPhonons
 
     return {
         cls.__name__: cls
@@ -137,6 +140,7 @@ def _components() -> dict:
             ContrastiveAtomEmbedding,
             ElementEmbedding,
             NodeFeatureUnion,
+            PotentialPhonons,
             SevenNetAtomEmbedding,
             Standardizer,
             VAEAtomEmbedding,
@@ -188,6 +192,8 @@ def _decode(value):
         return value
     if "__float__" in value:
         return float(value["__float__"])
+    if "__path__" in value:
+        return Path(str(value["__path__"]))
     if "__numpy__" in value:
         return _stored_dtype(value["__numpy__"], "biufU").type(_decode(value["value"]))
     if "__ndarray__" in value:

@@ -17,6 +17,7 @@ __all__ = [
     "GraphDOSRegressor",
     "GraphNetworkDOSRegressor",
     "MLPDOSRegressor",
+    "PotentialPhononRegressor",
     "check_energies",
     "check_targets",
     "tree_reference",
@@ -33,6 +34,7 @@ __getattr__, __dir__ = attach(
         "GraphDOSRegressor": "base",
         "GraphNetworkDOSRegressor": "baselines",
         "MLPDOSRegressor": "baselines",
+        "PotentialPhononRegressor": "potential",
         "check_energies": "base",
         "check_targets": "base",
         "tree_reference": "reference",
@@ -43,5 +45,6 @@ if TYPE_CHECKING:  # what the names are, for type checkers and editors
     from .base import DOSRegressorBase, GraphDOSRegressor, check_energies, check_targets
     from .baselines import E3NNDOSRegressor, GraphNetworkDOSRegressor, MLPDOSRegressor
     from .dostransformer import PAPER_PARAMS, DOSTransformerRegressor
+    from .potential import PotentialPhononRegressor
     from .reference import tree_reference
     from .vector import DOSVectorRegressor

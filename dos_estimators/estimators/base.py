@@ -36,6 +36,7 @@ from ..nn import ATOM_ENCODER_INPUT, DOSTransformerLoss
 from ..nn.layers import POOLINGS
 from ..structures import check_structures
 from .checkpoint import CheckpointFolder, ResumeTraining, array_digest, fingerprint, inputs_digest
+from .prior import check_prior, make_prior, prior_channels
 
 PREDICT_BATCH_SIZE = 256
 
@@ -236,11 +237,13 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
     _collate = staticmethod(default_collate)
 
     # -- hooks -------------------------------------------------------------
-    def _inputs(self, X, fitting: bool = False, y=None):
+    def _inputs(self, X, fitting: bool = False, y=None, energies=None):
         """Checked model inputs for ``X``: a list of graphs or a tensor of rows.
 
         With ``fitting``, ``X`` and ``y`` are the training data, from which input
-        transformations (node embeddings, crystal features) are learned first.
+        transformations (node embeddings, crystal features, a prior) are learned first.
+        ``energies`` is the grid of ``y`` when fitting (``fit``'s, possibly None), and
+        otherwise a grid other than ``energies_`` to predict on.
         """
         raise NotImplementedError
 
@@ -590,7 +593,7 @@ class DOSRegressorBase(RegressorMixin, BaseEstimator):
 
     def _fit(self, X, y, *, energies=None, X_valid=None, y_valid=None):
         self._check_params()
-        inputs = self._inputs(X, fitting=True, y=y)
+        inputs = self._inputs(X, fitting=True, y=y, energies=energies)
         Y = check_targets(y, len(inputs))
         self.n_energies_ = Y.shape[1]
         self.energies_ = check_energies(energies, self.n_energies_)
@@ -851,12 +854,13 @@ class GraphDOSRegressor(DOSRegressorBase):
             raise ValueError(f"cutoff must be positive, got {self._cutoff}.")
         check_node_features(self.node_features)
         check_crystal_features(getattr(self, "crystal_features", None))
+        check_prior(getattr(self, "prior", None))
 
     @property
     def _cutoff(self) -> float | None:
         return getattr(self, "cutoff", None)
 
-    def _inputs(self, X, fitting=False, y=None):
+    def _inputs(self, X, fitting=False, y=None, energies=None):
         structures = check_structures(X)
         if fitting:
             # What the node features and crystal attributes are is decided here, once;
@@ -914,8 +918,36 @@ class GraphDOSRegressor(DOSRegressorBase):
             )
         if fitting:
             self.n_crystal_attr_ = descriptors + extra.shape[1]
+            self._fit_prior(structures, targets, energies)
+        prior = getattr(self, "prior_", None)
+        if prior is not None:
+            grid = None if fitting else energies  # None: the grid the prior was fitted on
+            channels = prior_channels(prior, structures, grid) * self.prior_amplitude_
+            for graph, channel in zip(graphs, channels, strict=True):
+                graph.prior = torch.from_numpy(channel[None].astype(np.float32))
         self._annotate_graphs(structures, graphs, fitting)
         return graphs
+
+    def _fit_prior(self, structures, targets, energies) -> None:
+        """Fit ``prior`` (if the estimator has one) on the training grid."""
+        spec = getattr(self, "prior", None)
+        self.prior_ = None
+        if spec is None:
+            return
+        if targets is None:
+            raise ValueError("prior= needs the training DOS y.")
+        if energies is None:
+            raise ValueError(
+                "prior= needs fit(..., energies=...): the frequencies of the DOS columns "
+                "in cm^-1 (for the phonon set, load_phonon_dos().energies), on which the "
+                "prior's DOS is computed."
+            )
+        grid = check_energies(energies, targets.shape[1])
+        self.prior_ = make_prior(spec).fit(structures, targets, energies=grid)
+        # The prior is max-scaled; the network sees it at the training rows' typical height.
+        self.prior_amplitude_ = float(np.median(targets.max(axis=1))) / max(
+            float(targets.max()), np.finfo(float).tiny
+        )
 
     def _input_width(self, inputs):
         # Columns of the graphs' x, and those a fine-tuned potential adds in the network.

@@ -23,6 +23,7 @@ from ..nn import (
 )
 from ..structures import CRYSTAL_SYSTEMS, DEFAULT_SYMPREC, crystal_systems
 from .base import DOSDataset, GraphDOSRegressor, check_energies, seeded
+from .prior import PRIOR_LADDER
 
 LR_SCHEDULES = ("onecycle", "constant")
 
@@ -164,6 +165,15 @@ class DOSTransformerRegressor(GraphDOSRegressor):
         and density features) or any transformer of Structures (a
         :class:`~dos_estimators.MatminerFeaturizer`, a ``FeatureUnion`` of them),
         cloned and fitted on the structures passed to ``fit``.
+    prior : None, str or PotentialPhonons, default=None
+        A physics prior: the phonon DOS of a pretrained universal potential (a name of
+        :data:`~dos_estimators.phonons.POTENTIALS`, or a configured
+        :class:`~dos_estimators.phonons.PotentialPhonons` with its ``cache``). Each energy
+        token then also reads the prior's density at its energy (at the smearings of
+        :data:`~dos_estimators.estimators.prior.PRIOR_LADDER`), and the network predicts
+        the prior plus a learned correction. Needs ``fit(..., energies=)`` in cm⁻¹. The
+        prior costs a phonon calculation per crystal (seconds to minutes; see
+        ``docs/phonons.md``) unless it is cached; None is the fast default.
     lr_schedule : {"onecycle", "constant"}, default="onecycle"
         One-cycle schedule peaking at ``lr``, or ``lr`` throughout (released code).
     symprec : float, default=0.1
@@ -217,6 +227,8 @@ class DOSTransformerRegressor(GraphDOSRegressor):
         Width of the crystal attributes in the crystal vector.
     y_scale_ : float
         Largest training DOS value; the network learns ``y / y_scale_``.
+    prior_ : PotentialPhonons or None
+        The prior, fitted on the training grid.
 
     Examples
     --------
@@ -262,6 +274,7 @@ class DOSTransformerRegressor(GraphDOSRegressor):
         self_loops=False,
         crystal_descriptors=True,
         crystal_features=None,
+        prior=None,
         lr_schedule="onecycle",
         symprec=DEFAULT_SYMPREC,
         device="cpu",
@@ -301,6 +314,7 @@ class DOSTransformerRegressor(GraphDOSRegressor):
         self.self_loops = self_loops
         self.crystal_descriptors = crystal_descriptors
         self.crystal_features = crystal_features
+        self.prior = prior
         self.lr_schedule = lr_schedule
         self.symprec = symprec
         self.device = device
@@ -392,6 +406,7 @@ class DOSTransformerRegressor(GraphDOSRegressor):
             prompt=self.prompt,
             energy_encoding=self.energy_encoding,
             heads=self.heads,
+            n_prior=len(PRIOR_LADDER) if getattr(self, "prior_", None) is not None else 0,
         )
 
     @property
@@ -503,7 +518,7 @@ class DOSTransformerRegressor(GraphDOSRegressor):
         if energies is not None:
             energies = check_energies(energies, len(np.atleast_1d(energies)))
         with self._turns():
-            inputs = self._inputs(X)
+            inputs = self._inputs(X, energies=energies)
             if self.prompt is not None:
                 systems = [CRYSTAL_SYSTEMS[int(graph.system)] for graph in inputs]
                 unseen = [s for s in systems if s not in self.crystal_systems_]

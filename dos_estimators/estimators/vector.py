@@ -103,7 +103,7 @@ class DOSVectorRegressor(DOSRegressorBase):
         self._check_flags("use_energy")
         self._check_integers(1, "hidden", "n_layers")
 
-    def _inputs(self, X, fitting=False, y=None):
+    def _inputs(self, X, fitting=False, y=None, energies=None):
         X = validate_data(self, X, reset=fitting, dtype=np.float32)
         # torch shares the array's memory and warns when it is read-only (a memory map).
         return torch.from_numpy(X if X.flags.writeable else X.copy())

@@ -97,6 +97,13 @@ class DOSTransformer(nn.Module):
     heads : {"mlp", "linear"}, default="mlp"
         Crystal read-out and DOS decoder: two-layer MLPs, or single linear
         layers (released code).
+    n_prior : int, default=0
+        Channels of a physics prior per energy (the graphs' ``prior``
+        ``[batch_size, n_energies, n_prior]``, e.g. a universal potential's phonon DOS
+        at a few smearings). Each energy token adds a linear map of its channels to its
+        energy encoding, and each path's read-out adds a learned multiple (starting at
+        1) of channel 0: the network learns the correction to the prior, which starts at
+        zero (the decoder's last layer is zero-initialised). 0: no prior.
 
     Notes
     -----
@@ -134,6 +141,7 @@ class DOSTransformer(nn.Module):
         prompt: str | None = "learned",
         energy_encoding: str = "learned",
         heads: str = "mlp",
+        n_prior: int = 0,
     ):
         super().__init__()
         # A module computing more node features inside the network (see
@@ -206,6 +214,14 @@ class DOSTransformer(nn.Module):
         self.decoder = (
             mlp(hidden, hidden, 1, dropout=dropout) if heads == "mlp" else (nn.Linear(hidden, 1))
         )
+        self.n_prior = int(n_prior)
+        if self.n_prior:
+            self.prior_projection = nn.Linear(self.n_prior, hidden)
+            self.prior_gate = nn.Parameter(torch.ones(()))
+            # The correction starts at zero: an untrained network predicts the prior.
+            last = [m for m in self.decoder.modules() if isinstance(m, nn.Linear)][-1]
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
 
     @property
     def prompt_table(self) -> torch.Tensor:
@@ -228,8 +244,9 @@ class DOSTransformer(nn.Module):
         known = valid & self.trained_systems[safe]
         return torch.where(known[:, None], weight[safe], mean_prompt)
 
-    def _path(self, path, fuse, energy_tokens, context, atoms, padding_mask):
-        """DOS ``[batch, n_energies]`` from one path, given context vectors ``[batch, width]``."""
+    def _path(self, path, fuse, energy_tokens, context, atoms, padding_mask, prior):
+        """DOS ``[batch, n_energies]`` from one path, given context vectors ``[batch, width]``
+        and the prior ``[batch, n_energies, n_prior]`` (or None)."""
         if self.fusion == "tokens":
             tokens = path(energy_tokens, torch.stack(context, dim=1), atoms, padding_mask)
         else:
@@ -237,7 +254,8 @@ class DOSTransformer(nn.Module):
             context = [c[:, None].expand(-1, n_energies, -1) for c in context]
             fused = F.leaky_relu(fuse(torch.cat([energy_tokens, *context], dim=-1)))
             tokens = path(fused, None, atoms, padding_mask)
-        return self.decoder(tokens).squeeze(-1)
+        dos = self.decoder(tokens).squeeze(-1)
+        return dos if prior is None else dos + self.prior_gate * prior[..., 0]
 
     def forward(self, data):
         """Predict the DOS of a batch of crystals.
@@ -262,24 +280,28 @@ class DOSTransformer(nn.Module):
         atoms, is_atom = to_dense_batch(h, data.batch, batch_size=batch_size)
         padding_mask = ~is_atom
         energy_tokens = self.energy_encoding(self.positions).expand(batch_size, -1, -1)
+        # getattr: networks pickled before priors existed have no such attribute.
+        prior = data.prior if getattr(self, "n_prior", 0) else None
+        if prior is not None:
+            energy_tokens = energy_tokens + self.prior_projection(prior)
         energy_tokens = self.cross_attention(energy_tokens, atoms, padding_mask)
         fuse_global = getattr(self, "fuse_global", None)
+        common = (atoms, padding_mask, prior)
         if self.prompt is None:
             return self._path(
-                self.global_path, fuse_global, energy_tokens, [crystal_vector], atoms, padding_mask
+                self.global_path, fuse_global, energy_tokens, [crystal_vector], *common
             )
         system_dos = self._path(
             self.system_path,
             getattr(self, "fuse_system", None),
             energy_tokens,
             [crystal_vector, self.prompts(data.system)],
-            atoms,
-            padding_mask,
+            *common,
         )
         if not self.training:
             return system_dos
         global_dos = self._path(
-            self.global_path, fuse_global, energy_tokens, [crystal_vector], atoms, padding_mask
+            self.global_path, fuse_global, energy_tokens, [crystal_vector], *common
         )
         return system_dos, global_dos
 

@@ -16,6 +16,36 @@ from pathlib import Path
 PRETRAINED = {"phonon": "phonon.safetensors"}
 """Names accepted by :func:`load`, and the file each is shipped in."""
 
+ZERO_SHOT = {"sigma": 15.0, "scale": 1.0}
+"""Smearing (cm⁻¹) and frequency scale of :func:`zero_shot`, chosen on training crystals of
+the phonon set (``docs/phonons.md``)."""
+
+
+def zero_shot(potential: str = "7net-l3i5", **params):
+    """A universal potential's zero-shot phonon DOS on the phonon set's grid, ready to predict.
+
+    Parameters
+    ----------
+    potential : str, default="7net-l3i5"
+        A name of :data:`dos_estimators.phonons.POTENTIALS`.
+    **params
+        Parameters of :class:`~dos_estimators.PotentialPhononRegressor` (``cache``,
+        ``device``, ...).
+
+    Returns
+    -------
+    PotentialPhononRegressor
+        Fitted with :data:`ZERO_SHOT`'s smearing and scale; its default grid is 51
+        frequencies from 0 to 1000 cm⁻¹, and ``predict(X, energies=...)`` takes any.
+    """
+    import numpy as np
+
+    from ..estimators import PotentialPhononRegressor
+
+    return PotentialPhononRegressor.preset(
+        potential, energies=np.linspace(0.0, 1000.0, 51), **ZERO_SHOT, **params
+    )
+
 
 def available() -> list[str]:
     """Names of the pretrained models this installation holds."""
@@ -95,4 +125,4 @@ def card(name: str = "phonon") -> dict:
     return read_notes(path(name))
 
 
-__all__ = ["PRETRAINED", "available", "card", "load", "path"]
+__all__ = ["PRETRAINED", "ZERO_SHOT", "available", "card", "load", "path", "zero_shot"]

@@ -1,0 +1,220 @@
+"""``PotentialPhonons``: a universal potential's phonon DOS as a transformer of Structures."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from .._validation import is_integer, is_real
+from ..structures import check_structures
+from ._cache import PhononCache, modes_key
+from ._modes import PhononModes, phonon_dos
+from ._potentials import force_field
+
+
+def _modes_of(structure, potential, settings, device, batch_size) -> PhononModes:
+    """One crystal's modes (what a joblib worker runs)."""
+    return phonon_dos(structure, potential, device=device, batch_size=batch_size, **settings)
+
+
+class PotentialPhonons(TransformerMixin, BaseEstimator):
+    """Each crystal's phonon DOS from a pretrained universal potential, on a fixed grid.
+
+    No training: ``fit`` only records the grid. ``transform`` computes the modes of each
+    crystal with :func:`~dos_estimators.phonons.phonon_dos` (or finds them in
+    ``cache``) and smears them onto the grid. It is what an estimator's ``prior=``
+    takes.
+
+    Parameters
+    ----------
+    potential : str or ASE calculator, default="7net-l3i5"
+        A name of :data:`~dos_estimators.phonons.POTENTIALS`, or an ASE calculator.
+    cache : str, path-like, list of them or None, default=None
+        Where modes are kept between calls and processes (see
+        :class:`~dos_estimators.phonons.PhononCache`): a folder (one small file per
+        crystal, keyed by the structure's content, the potential and the settings
+        below), a priors file written by :func:`~dos_estimators.phonons.write_priors`
+        (such as ``benchmarks/data/phonon_priors_7net-l3i5.npz`` of the phonon set;
+        read only), or a list looked up in order, new modes going to the first folder.
+        None computes the modes at every call.
+    sigma : float, default=15.0
+        Gaussian smearing in cm⁻¹.
+    scale : float, default=1.0
+        Factor applied to every frequency.
+    supercell_length, max_supercell_atoms, displacement, mesh
+        See :func:`~dos_estimators.phonons.phonon_dos`.
+    device : str, default="cpu"
+    batch_size : int, optional
+        Supercells per model call (see :func:`~dos_estimators.phonons.phonon_dos`).
+    n_jobs : int, optional
+        Crystals computed in parallel by joblib (processes by default). Inside
+        ``with joblib.parallel_backend("dask"):`` they run on the workers of a Dask
+        cluster, which is how many machines share a large set (user guide, "Phonons").
+        Each process should use one thread: set ``OMP_NUM_THREADS=1``.
+    verbose : bool, default=False
+        A progress bar over crystals that are not cached.
+
+    Attributes
+    ----------
+    energies_ : numpy.ndarray of shape (n_energies,)
+        The grid in cm⁻¹ seen in ``fit``.
+
+    Examples
+    --------
+    >>> from ase.build import bulk
+    >>> from ase.calculators.emt import EMT
+    >>> import numpy as np
+    >>> prior = PotentialPhonons(EMT(), supercell_length=7.0)
+    >>> prior.fit([bulk("Cu")], energies=np.linspace(0, 400, 41)).transform([bulk("Cu")]).shape
+    (1, 41)
+    """
+
+    def __init__(
+        self,
+        potential="7net-l3i5",
+        *,
+        cache=None,
+        sigma=15.0,
+        scale=1.0,
+        supercell_length=9.0,
+        max_supercell_atoms=160,
+        displacement=0.01,
+        mesh=20.0,
+        device="cpu",
+        batch_size=None,
+        n_jobs=None,
+        verbose=False,
+    ):
+        self.potential = potential
+        self.cache = cache
+        self.sigma = sigma
+        self.scale = scale
+        self.supercell_length = supercell_length
+        self.max_supercell_atoms = max_supercell_atoms
+        self.displacement = displacement
+        self.mesh = mesh
+        self.device = device
+        self.batch_size = batch_size
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+
+    @property
+    def settings(self) -> dict:
+        """The settings that change the modes (and so the cache key)."""
+        return {
+            "supercell_length": self.supercell_length,
+            "max_supercell_atoms": self.max_supercell_atoms,
+            "displacement": self.displacement,
+            "mesh": self.mesh,
+        }
+
+    def _check_params(self) -> None:
+        force_field(self.potential)  # an unknown name lists the known ones
+        for name in ("sigma", "scale", "supercell_length", "displacement", "mesh"):
+            value = getattr(self, name)
+            if not (is_real(value) and 0 < value < float("inf")):
+                raise ValueError(f"{name} must be a positive number, got {value!r}.")
+        if not (is_integer(self.max_supercell_atoms) and self.max_supercell_atoms >= 1):
+            raise ValueError(
+                "max_supercell_atoms must be an integer of at least 1, "
+                f"got {self.max_supercell_atoms!r}."
+            )
+
+    def fit(self, X=None, y=None, energies=None):
+        """Record the grid that ``transform`` puts each DOS on.
+
+        Parameters
+        ----------
+        X, y : ignored
+        energies : array-like of shape (n_energies,)
+            Frequencies in cm⁻¹, strictly increasing.
+
+        Raises
+        ------
+        ValueError
+            If ``energies`` is missing or not strictly increasing, or a parameter is
+            invalid.
+        """
+        self._check_params()
+        if energies is None:
+            raise ValueError(
+                "PotentialPhonons.fit needs energies=: the grid's frequencies in cm^-1 "
+                "(for the phonon set, load_phonon_dos().energies)."
+            )
+        energies = np.asarray(energies, dtype=float)
+        if energies.ndim != 1 or len(energies) < 1 or np.any(np.diff(energies) <= 0):
+            raise ValueError("energies must be a strictly increasing 1-D grid in cm^-1.")
+        self.energies_ = energies
+        return self
+
+    def modes(self, X) -> list[PhononModes]:
+        """Each crystal's :class:`~dos_estimators.phonons.PhononModes`, from the cache or
+        computed (and then cached)."""
+        self._check_params()
+        structures = check_structures(X)
+        forces = force_field(self.potential)
+        keys = [modes_key(s, forces.key, self.settings) for s in structures]
+        store = None if self.cache is None else PhononCache(self.cache)
+        found = {}
+        for key in dict.fromkeys(keys):
+            modes = store.get(key) if store is not None else None
+            if modes is not None:
+                found[key] = modes
+        todo = {key: s for key, s in zip(keys, structures, strict=True) if key not in found}
+        for key, modes in zip(todo, self._compute(list(todo.values())), strict=True):
+            if store is not None:
+                store.put(key, modes)
+            found[key] = modes
+        return [found[key] for key in keys]
+
+    def _compute(self, structures):
+        """The modes of ``structures``, yielded in order as they are computed."""
+        from joblib import Parallel, delayed
+
+        if self.verbose and structures:
+            from tqdm.auto import tqdm
+
+            structures = tqdm(structures, desc="phonons", unit="crystal")
+        run = delayed(_modes_of)
+        jobs = (
+            run(s, self.potential, self.settings, self.device, self.batch_size)
+            for s in structures
+        )
+        if self.n_jobs in (None, 1):
+            yield from (function(*args, **kwargs) for function, args, kwargs in jobs)
+            return
+        yield from Parallel(n_jobs=self.n_jobs, return_as="generator")(jobs)
+
+    def transform(self, X, sigma=None, energies=None) -> np.ndarray:
+        """The prior DOS of each crystal on the fitted grid.
+
+        Parameters
+        ----------
+        X : sequence of pymatgen.core.Structure or ase.Atoms
+        sigma : float or sequence of float, optional
+            Smearing in cm⁻¹ instead of ``self.sigma``; several give one channel each.
+        energies : array-like of shape (n_points,), optional
+            Another grid in cm⁻¹ than the fitted one.
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_samples, n_energies), or (n_samples, n_energies, n_sigmas)
+            when ``sigma`` is a sequence. Each DOS is max-scaled (all zeros for a crystal
+            with no real mode on the grid).
+        """
+        check_is_fitted(self, "energies_")
+        grid = self.energies_ if energies is None else np.asarray(energies, dtype=float)
+        sigmas = np.atleast_1d(self.sigma if sigma is None else sigma).astype(float)
+        modes = self.modes(X)
+        out = np.array(
+            [[m.on_grid(grid, s, self.scale) for s in sigmas] for m in modes]
+        ).reshape(len(modes), len(sigmas), len(grid))
+        out = out.transpose(0, 2, 1)
+        return out if np.ndim(self.sigma if sigma is None else sigma) else out[..., 0]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.requires_fit = True
+        return tags

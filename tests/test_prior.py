@@ -1,0 +1,125 @@
+"""``prior=``: DOSTransformer with a universal potential's phonon DOS, and the zero-shot
+``PotentialPhononRegressor``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ase.build import bulk
+from ase.calculators.emt import EMT
+from pymatgen.io.ase import AseAtomsAdaptor
+from sklearn.base import clone
+from sklearn.pipeline import make_pipeline
+
+from dos_estimators import DOSTransformerRegressor, PotentialPhononRegressor, load_model
+from dos_estimators.estimators.prior import PRIOR_LADDER
+from dos_estimators.phonons import PhononCache, PotentialPhonons, modes_key, phonon_dos
+
+GRID = np.linspace(0.0, 400.0, 21)
+SETTINGS = {"supercell_length": 6.0}
+CACHE = None  # set by the emt_cache fixture
+
+
+def coppers(n=6):
+    return [AseAtomsAdaptor.get_structure(bulk("Cu", a=3.5 + 0.05 * k)) for k in range(n)]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def emt_cache(tmp_path_factory):
+    """EMT's modes of the test crystals, computed once for the whole module."""
+    global CACHE
+    CACHE = str(tmp_path_factory.mktemp("emt_phonons"))
+    PotentialPhonons(EMT(), cache=CACHE, **SETTINGS).modes(coppers())
+
+
+def emt_prior(**params):
+    return PotentialPhonons(EMT(), **{"cache": CACHE, **SETTINGS, **params})
+
+
+def targets(structures, sigma=20.0, scale=1.05):
+    return emt_prior(sigma=sigma, scale=scale).fit(energies=GRID).transform(structures)
+
+
+def tiny(**params):
+    defaults = dict(hidden=16, n_heads=2, max_epochs=2, validation_fraction=None, patience=None)
+    return DOSTransformerRegressor(**{**defaults, "random_state": 0, **params})
+
+
+def test_zero_shot_regressor_chooses_smearing_and_scale():
+    X = coppers()
+    y = targets(X)
+    model = PotentialPhononRegressor(
+        EMT(), cache=CACHE, **SETTINGS, n_fit_samples=4, random_state=0
+    )
+    model.fit(X, y, energies=GRID)
+    assert (model.sigma_, model.scale_) == (20.0, 1.05)
+    np.testing.assert_allclose(model.predict(X), y, atol=1e-12)
+    assert model.score(X, y) == pytest.approx(1.0)
+    assert model.predict(X, energies=np.arange(0, 600, 10.0)).shape == (6, 60)
+    pipeline = make_pipeline(clone(model)).fit(X, y, potentialphononregressor__energies=GRID)
+    np.testing.assert_allclose(pipeline.predict(X), y, atol=1e-12)
+
+
+def test_zero_shot_regressor_needs_the_grid():
+    with pytest.raises(ValueError, match="energies="):
+        PotentialPhononRegressor(EMT()).fit(coppers(2), np.ones((2, 21)))
+    with pytest.raises(ValueError, match="unknown potential 'nope'"):
+        PotentialPhononRegressor("nope").fit(coppers(2), np.ones((2, 21)), energies=GRID)
+
+
+def test_prior_fits_and_predicts_through_pipeline_and_clone():
+    X = coppers()
+    y = targets(X)
+    model = tiny(prior=emt_prior())
+    pipeline = make_pipeline(model).fit(X, y, dostransformerregressor__energies=GRID)
+    fitted = pipeline[-1]
+    assert fitted.prior_.energies_.tolist() == GRID.tolist()
+    assert fitted.net_.module_.n_prior == len(PRIOR_LADDER)
+    assert pipeline.predict(X).shape == (6, 21)
+    unfitted = clone(fitted)
+    assert not hasattr(unfitted, "prior_") and unfitted.prior.sigma == 15.0
+
+
+def test_the_network_starts_from_the_prior():
+    X = coppers()
+    y = targets(X)
+    model = tiny(prior=emt_prior(), max_epochs=1, lr=1e-12).fit(X, y, energies=GRID)
+    prior = emt_prior().fit(energies=GRID).transform(X)
+    # Untrained, the correction is zero: the prediction is the prior.
+    np.testing.assert_allclose(model.predict(X), prior, atol=1e-6)
+    trained = tiny(prior=emt_prior(), max_epochs=20, lr=1e-2).fit(X, y, energies=GRID)
+    assert np.mean((trained.predict(X) - y) ** 2) < np.mean((prior - y) ** 2)
+
+
+def test_prior_needs_the_grid_and_a_known_kind():
+    X = coppers(3)
+    with pytest.raises(ValueError, match=r"prior= needs fit\(..., energies=...\)"):
+        tiny(prior=emt_prior()).fit(X, np.ones((3, 21)))
+    with pytest.raises(ValueError, match="prior must be None, a potential name"):
+        tiny(prior=3.0).fit(X, np.ones((3, 21)), energies=GRID)
+    with pytest.raises(ValueError, match="unknown potential 'mace'"):
+        tiny(prior="mace").fit(X, np.ones((3, 21)), energies=GRID)
+
+
+def test_prior_model_file_round_trip(tmp_path):
+    # A named potential whose modes are already in the cache folder: nothing is computed
+    # with SevenNet (EMT's modes stand in under SevenNet-0's key).
+    X = coppers()
+    prior = PotentialPhonons("7net-0", cache=tmp_path / "cache", **SETTINGS)
+    cache = PhononCache(prior.cache)
+    for structure in X:
+        cache.put(
+            modes_key(structure, "7net-0", prior.settings),
+            phonon_dos(structure, EMT(), **SETTINGS),
+        )
+    y = targets(X)
+    model = tiny(prior=prior, energy_encoding="continuous").fit(X, y, energies=GRID)
+    path = tmp_path / "hybrid.safetensors"
+    model.save(path)
+    loaded = load_model(path)
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    finer = np.linspace(0, 400, 41)
+    np.testing.assert_array_equal(
+        loaded.predict(X, energies=finer), model.predict(X, energies=finer)
+    )
+    assert loaded.prior_.potential == "7net-0"
