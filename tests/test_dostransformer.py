@@ -362,6 +362,18 @@ def test_element_outside_node_feature_table(fitted, data):
     assert fitted.predict([bad]).shape == (1, 12)
 
 
+def test_default_node_features_are_magpie_and_chgnet(data):
+    X, y = data
+    default = DOSTransformerRegressor().node_features
+    assert default == ("magpie", "chgnet")
+    model = tiny(node_features=default).fit(X, y)
+    assert model.n_node_features_ == element_table("magpie").n_features + 64
+    assert model.predict(X).shape == y.shape
+    # CHGNet stops at plutonium, and says so.
+    with pytest.raises(ValueError, match=r"CHGNet model '0.3.0' was not trained on Am"):
+        model.predict([rock_salt(5.0, ("Am", "O"))])
+
+
 def test_score_rejects_other_grid(fitted, data):
     X, y = data
     with pytest.raises(ValueError, match="grid"):

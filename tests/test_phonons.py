@@ -61,6 +61,13 @@ def test_shipped_potential_gives_silicon_optical_mode():
     assert modes.imaginary_fraction == 0.0
 
 
+def test_batched_supercells_give_the_forces_of_one_call_each():
+    one = phonon_dos(cu_au(), "7net-0", supercell_length=5.0, batch_size=1)
+    batched = phonon_dos(cu_au(), "7net-0", supercell_length=5.0, batch_size=2)
+    assert one.n_displacements == batched.n_displacements == 2
+    np.testing.assert_allclose(batched.frequencies, one.frequencies, atol=1e-3)
+
+
 def test_on_grid_is_max_scaled_and_drops_imaginary_modes():
     modes = PhononModes(
         frequencies=np.array([-50.0, 100.0, 200.0]), weights=np.array([0.2, 0.4, 0.4])

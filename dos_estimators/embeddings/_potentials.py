@@ -269,6 +269,13 @@ class CHGNetAtomEmbedding(PotentialAtomEmbedding):
 
     def _graphs(self, structures):
         converter = self._network().graph_converter
+        # CHGNet embeds elements 1-94; a heavier one would fail inside its embedding.
+        unknown = sorted({str(e) for s in structures for e in s.composition if e.Z > 94})
+        if unknown:
+            raise ValueError(
+                f"CHGNet model {self.model!r} was not trained on {', '.join(unknown)} "
+                "(it covers elements 1-94)."
+            )
         return [converter(structure) for structure in structures]
 
     @staticmethod

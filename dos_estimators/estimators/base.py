@@ -929,9 +929,10 @@ class GraphDOSRegressor(DOSRegressorBase):
         return graphs
 
     def _fit_prior(self, structures, targets, energies) -> None:
-        """Fit ``prior`` (if the estimator has one) on the training grid."""
-        spec = getattr(self, "prior", None)
-        self.prior_ = None
+        """Fit the ``prior`` parameter (of the estimators that have one) on the training grid."""
+        if not hasattr(self, "prior"):
+            return
+        spec, self.prior_ = self.prior, None
         if spec is None:
             return
         if targets is None:

@@ -83,8 +83,8 @@ class SevenNetForces:
         modality = _SEVENNET_MODALITY.get(self.name)
         out = []
         for start in range(0, len(atoms_list), self.batch_size):
-            graphs = []
-            for atoms in atoms_list[start : start + self.batch_size]:
+            graphs, chunk = [], atoms_list[start : start + self.batch_size]
+            for atoms in chunk:
                 graph = sevenn_graph.AtomGraphData.from_numpy_dict(
                     unlabeled_atoms_to_graph(atoms, model.cutoff, with_shift=False)
                 )
@@ -95,7 +95,7 @@ class SevenNetForces:
                 warnings.simplefilter("ignore", UserWarning)
                 result = model(Batch.from_data_list(graphs).to(self.device))
             forces = result["inferred_force"].detach().cpu().numpy().astype(np.float64)
-            out.extend(np.split(forces, np.cumsum([len(a) for a in graphs[:-1]])))
+            out.extend(np.split(forces, np.cumsum([len(atoms) for atoms in chunk[:-1]])))
         return out
 
 
