@@ -28,14 +28,14 @@ from pathlib import Path
 
 import numpy as np
 from common import machine_record, mean_std_cell, write_docs_block
-from priors import priors_path
+from priors import covered, priors_path
 from sklearn.model_selection import KFold
 from zero_shot import BLEND, scores
 
 from dos_estimators import DOSTransformerRegressor, PotentialPhononRegressor, tree_reference
 from dos_estimators.datasets import load_phonon_dos
 from dos_estimators.model_selection import train_valid_test_split
-from dos_estimators.phonons import PotentialPhonons, force_field, modes_key, read_priors
+from dos_estimators.phonons import PotentialPhonons
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE.parent / "docs" / "data" / "hybrid.json"
@@ -180,10 +180,7 @@ def main(argv=None):
     rows = json.loads(out.read_text()) if out.exists() else []
     if not args.report:
         data = load_phonon_dos(data_home=args.data_home)
-        stored = read_priors(priors_path(args.potential))
-        prior = PotentialPhonons(args.potential)
-        key = force_field(args.potential).key
-        has = np.array([modes_key(s, key, prior.settings) in stored for s in data.structures])
+        has = covered(data.structures, args.potential)
         for seed in args.seeds:
             for fold, (train, valid, test) in enumerate(folds(args, data, seed, has)):
                 row = fit_fold(args, data, seed, fold, train, valid, test)

@@ -44,6 +44,7 @@ from dos_estimators.phonons import (
     phonon_dos,
     potential_versions,
     priors_metadata,
+    read_priors,
     write_priors,
 )
 
@@ -53,6 +54,13 @@ HERE = Path(__file__).resolve().parent
 def priors_path(potential: str) -> Path:
     """Where the derived priors file of ``potential`` lives in the repository."""
     return HERE / "data" / f"phonon_priors_{potential}.npz"
+
+
+def covered(structures, potential: str) -> np.ndarray:
+    """Which of ``structures`` the potential's priors file holds (default settings)."""
+    stored = read_priors(priors_path(potential))
+    key, settings = force_field(potential).key, PotentialPhonons(potential).settings
+    return np.array([modes_key(s, key, settings) in stored for s in structures], dtype=bool)
 
 
 def crystal_order(n: int, seeds=(0, 1, 2)) -> list[int]:

@@ -233,7 +233,7 @@ def _load(path, device: str | None, cache=None, scratch=None):
     from .pretrained import path as pretrained_path
 
     if str(path) in POTENTIALS and not Path(path).is_file():
-        return zero_shot(str(path), cache=cache or scratch, device=device or "cpu")
+        return zero_shot(str(path), cache=_caches(cache, scratch), device=device or "cpu")
     if str(path) in PRETRAINED and not Path(path).is_file():
         try:
             path = pretrained_path(str(path))
@@ -258,9 +258,23 @@ def _load(path, device: str | None, cache=None, scratch=None):
     # Nothing of the model's may print to stdout, which can carry the CSV.
     model.set_params(verbose=0)
     prior = getattr(model, "prior_", None)
-    if prior is not None and (cache is not None or prior.cache is None):
-        prior.set_params(cache=cache or scratch)
+    if prior is not None:
+        # The fit's own cache may be a folder of another machine: only its priors files
+        # that exist here are read, and nothing is written outside --cache and scratch.
+        stored = [] if prior.cache is None else _as_list(prior.cache)
+        readable = [p for p in stored if str(p).endswith(".npz") and Path(p).is_file()]
+        prior.set_params(cache=_caches(cache, scratch, readable), device=device or "cpu")
     return model
+
+
+def _as_list(cache) -> list:
+    return list(cache) if isinstance(cache, (list, tuple)) else [cache]
+
+
+def _caches(cache, scratch, extra=()) -> list:
+    """``--cache`` (if given), ``extra`` priors files, then the scratch folder, in order:
+    new phonons are written to the first folder among them."""
+    return [*([] if cache is None else _as_list(cache)), *extra, scratch]
 
 
 def _check_prior(model, potential) -> None:

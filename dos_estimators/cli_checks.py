@@ -74,7 +74,7 @@ def warn_about_predictions(model, names, structures, pred, grid, warn) -> None:
             )
         above = modes.fraction_above(float(grid[-1]), phonons.scale)
         if zero_shot and above > ABOVE_GRID_FRACTION:
-            top = float(np.max(modes.frequencies) * phonons.scale)
+            top = float(np.max(modes.frequencies[modes.weights > 0]) * phonons.scale)
             warn(
                 name,
                 f"{above:.0%} of its modes lie above the grid's top ({grid[-1]:g} cm^-1), up to "

@@ -68,6 +68,26 @@ def test_batched_supercells_give_the_forces_of_one_call_each():
     np.testing.assert_allclose(batched.frequencies, one.frequencies, atol=1e-3)
 
 
+def test_chgnet_phonons_of_a_crystal_with_one_displacement():
+    modes = phonon_dos(copper(), "chgnet-0.3.0", supercell_length=6.0)
+    assert modes.n_displacements == 1 and modes.gamma.shape == (3,)
+    assert np.abs(modes.gamma).max() < 2.0 and modes.frequencies.max() > 100.0
+
+
+def test_a_calculator_without_parameters_cannot_be_cached(tmp_path):
+    class Anonymous(EMT):
+        def __init__(self):
+            super().__init__()
+            self.parameters = {}
+
+    prior = PotentialPhonons(Anonymous(), cache=tmp_path, supercell_length=6.0)
+    with pytest.raises(ValueError, match="cannot tell this Anonymous apart"):
+        prior.fit(energies=GRID).transform([cu_au()])
+    missing = PotentialPhonons(EMT(), cache=tmp_path / "nope.npz", supercell_length=6.0)
+    with pytest.raises(FileNotFoundError, match="nope.npz"):
+        missing.fit(energies=GRID).transform([cu_au()])
+
+
 def test_on_grid_is_max_scaled_and_drops_imaginary_modes():
     modes = PhononModes(
         frequencies=np.array([-50.0, 100.0, 200.0]), weights=np.array([0.2, 0.4, 0.4])

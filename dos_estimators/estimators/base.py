@@ -34,6 +34,7 @@ from ..graphs import CRYSTAL_ATTR_NAMES, collate_graphs, structures_to_graphs
 from ..metrics import r2_pooled
 from ..nn import ATOM_ENCODER_INPUT, DOSTransformerLoss
 from ..nn.layers import POOLINGS
+from ..phonons import require_energies
 from ..structures import check_structures
 from .checkpoint import CheckpointFolder, ResumeTraining, array_digest, fingerprint, inputs_digest
 from .prior import check_prior, make_prior, prior_channels
@@ -937,12 +938,7 @@ class GraphDOSRegressor(DOSRegressorBase):
             return
         if targets is None:
             raise ValueError("prior= needs the training DOS y.")
-        if energies is None:
-            raise ValueError(
-                "prior= needs fit(..., energies=...): the frequencies of the DOS columns "
-                "in cm^-1 (for the phonon set, load_phonon_dos().energies), on which the "
-                "prior's DOS is computed."
-            )
+        require_energies(energies, "fit with prior=")
         grid = check_energies(energies, targets.shape[1])
         self.prior_ = make_prior(spec).fit(structures, targets, energies=grid)
         # The prior is max-scaled; the network sees it at the training rows' typical height.

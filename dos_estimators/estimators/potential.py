@@ -9,7 +9,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._validation import is_integer
 from ..metrics import r2_pooled
-from ..phonons import PotentialPhonons
+from ..phonons import PotentialPhonons, require_energies
 from ..structures import check_structures
 from .base import check_energies, check_targets
 
@@ -18,6 +18,21 @@ SIGMAS = (10.0, 15.0, 20.0, 25.0, 30.0)
 
 SCALES = (0.95, 1.0, 1.05, 1.1)
 """Frequency scale factors that ``fit`` chooses from (universal potentials run soft)."""
+
+
+# The parameters it passes on to PotentialPhonons unchanged.
+_SHARED = (
+    "potential",
+    "cache",
+    "supercell_length",
+    "max_supercell_atoms",
+    "displacement",
+    "mesh",
+    "device",
+    "batch_size",
+    "n_jobs",
+    "verbose",
+)
 
 
 class PotentialPhononRegressor(RegressorMixin, BaseEstimator):
@@ -102,20 +117,8 @@ class PotentialPhononRegressor(RegressorMixin, BaseEstimator):
         self.verbose = verbose
 
     def _phonons(self, sigma=15.0, scale=1.0) -> PotentialPhonons:
-        return PotentialPhonons(
-            self.potential,
-            cache=self.cache,
-            sigma=sigma,
-            scale=scale,
-            supercell_length=self.supercell_length,
-            max_supercell_atoms=self.max_supercell_atoms,
-            displacement=self.displacement,
-            mesh=self.mesh,
-            device=self.device,
-            batch_size=self.batch_size,
-            n_jobs=self.n_jobs,
-            verbose=self.verbose,
-        )
+        shared = {name: getattr(self, name) for name in _SHARED}
+        return PotentialPhonons(sigma=sigma, scale=scale, **shared)
 
     def fit(self, X, y, energies=None):
         """Choose the smearing and frequency scale on training crystals.
@@ -140,11 +143,7 @@ class PotentialPhononRegressor(RegressorMixin, BaseEstimator):
         """
         structures = check_structures(X)
         Y = check_targets(y, len(structures))
-        if energies is None:
-            raise ValueError(
-                "PotentialPhononRegressor.fit needs energies=: the frequencies of the DOS "
-                "columns in cm^-1 (for the phonon set, load_phonon_dos().energies)."
-            )
+        require_energies(energies, "PotentialPhononRegressor.fit")
         self.energies_ = check_energies(energies, Y.shape[1])
         n = self.n_fit_samples
         if n is not None and not (is_integer(n) and n >= 1):
@@ -155,13 +154,16 @@ class PotentialPhononRegressor(RegressorMixin, BaseEstimator):
         phonons = self._phonons().fit(energies=self.energies_)
         modes = phonons.modes([structures[i] for i in chosen])
         target = Y[chosen]
+        # Predictions are max-scaled DOS times the training rows' typical maximum.
+        self.amplitude_ = float(np.median(Y.max(axis=1)))
         self.grid_scores_ = {}
         for sigma in SIGMAS:
             for scale in SCALES:
-                predicted = np.array([m.on_grid(self.energies_, sigma, scale) for m in modes])
+                predicted = self.amplitude_ * np.array(
+                    [m.on_grid(self.energies_, sigma, scale) for m in modes]
+                )
                 self.grid_scores_[(sigma, scale)] = float(np.mean((predicted - target) ** 2))
         self.sigma_, self.scale_ = min(self.grid_scores_, key=self.grid_scores_.get)
-        self.amplitude_ = float(np.median(Y.max(axis=1)))
         self.phonons_ = self._phonons(self.sigma_, self.scale_).fit(energies=self.energies_)
         return self
 

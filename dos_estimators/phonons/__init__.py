@@ -19,7 +19,7 @@ from ._cache import (
 )
 from ._modes import IMAGINARY_TOLERANCE, THZ_TO_CM, PhononModes, phonon_dos, supercell_for
 from ._potentials import POTENTIALS, force_field, potential_versions
-from ._transformer import PotentialPhonons
+from ._transformer import PotentialPhonons, require_energies
 
 __all__ = [
     "BIN_TOP",
@@ -37,6 +37,7 @@ __all__ = [
     "potential_versions",
     "priors_metadata",
     "read_priors",
+    "require_energies",
     "supercell_for",
     "write_priors",
 ]

@@ -74,7 +74,12 @@ class PhononCache:
 
     def _file(self, path: Path) -> dict:
         if path not in self._files:
-            self._files[path] = read_priors(path) if path.exists() else {}
+            if not path.is_file():
+                raise FileNotFoundError(
+                    f"priors file {str(path)!r} not found (cache= takes a folder, or a priors "
+                    "file written by write_priors, a path ending in .npz)."
+                )
+            self._files[path] = read_priors(path)
         return self._files[path]
 
     def get(self, key: str) -> PhononModes | None:
@@ -160,28 +165,27 @@ def write_priors(path, keys, modes, *, material_ids=None, metadata=None) -> None
 def read_priors(path) -> dict[str, PhononModes]:
     """A priors file's crystals: {modes key: PhononModes} (see :func:`write_priors`)."""
     with np.load(path, allow_pickle=False) as stored:
-        width, top = float(stored["bin_width"]), float(stored["bin_top"])
-        centres = np.arange(width / 2, top, width)
-        extra = np.array([top + width / 2, -(IMAGINARY_TOLERANCE + width)])
-        frequencies = np.concatenate([centres, extra])
-        out = {}
-        metadata = json.loads(str(stored["metadata"]))
-        for i, key in enumerate(stored["keys"]):
-            weights = np.concatenate(
-                [
-                    stored["binned"][i].astype(np.float64),
-                    [stored["above"][i], stored["imaginary"][i]],
-                ]
-            )
-            out[str(key)] = PhononModes(
-                frequencies=frequencies,
-                weights=weights,
-                supercell=tuple(int(m) for m in stored["supercells"][i]),
-                n_displacements=int(stored["n_displacements"][i]),
-                seconds=float(stored["seconds"][i]),
-                potential=str(metadata.get("potential_key", "")),
-            )
-    return out
+        # Each array read once: indexing the lazy file decompresses the whole array again.
+        arrays = {name: stored[name] for name in stored.files}
+    width, top = float(arrays["bin_width"]), float(arrays["bin_top"])
+    centres = np.arange(width / 2, top, width)
+    extra = np.array([top + width / 2, -(IMAGINARY_TOLERANCE + width)])
+    frequencies = np.concatenate([centres, extra])
+    weights = np.column_stack(
+        [arrays["binned"].astype(np.float64), arrays["above"], arrays["imaginary"]]
+    )
+    potential = str(json.loads(str(arrays["metadata"])).get("potential_key", ""))
+    return {
+        str(key): PhononModes(
+            frequencies=frequencies,
+            weights=weights[i],
+            supercell=tuple(int(m) for m in arrays["supercells"][i]),
+            n_displacements=int(arrays["n_displacements"][i]),
+            seconds=float(arrays["seconds"][i]),
+            potential=potential,
+        )
+        for i, key in enumerate(arrays["keys"])
+    }
 
 
 def priors_metadata(path) -> dict:

@@ -139,6 +139,8 @@ class CHGNetForces:
             predictions = model.predict_structure(
                 structures, task="ef", batch_size=self.batch_size
             )
+        if isinstance(predictions, dict):  # CHGNet answers one structure with one dict
+            predictions = [predictions]
         return [np.asarray(p["f"], dtype=np.float64) for p in predictions]
 
 
@@ -167,10 +169,23 @@ class CalculatorForces:
         return type(self.calculator).__name__
 
     @property
+    def parameters(self) -> dict:
+        return dict(getattr(self.calculator, "parameters", {}) or {})
+
+    @property
     def key(self) -> str:
-        parameters = getattr(self.calculator, "parameters", {}) or {}
+        parameters = self.parameters
         settings = ",".join(f"{k}={parameters[k]!r}" for k in sorted(parameters))
         return f"ase:{type(self.calculator).__module__}.{self.name}({settings})"
+
+    @property
+    def cacheable(self) -> bool:
+        """Whether the key tells this calculator's settings apart (ASE ``parameters``).
+
+        A calculator that records none (SevenNet's own ASE calculator keeps its model
+        name elsewhere) would share its cache entries with every other of its class.
+        """
+        return bool(self.parameters)
 
     @property
     def elements(self) -> set[str] | None:

@@ -13,6 +13,15 @@ from ._modes import PhononModes, phonon_dos
 from ._potentials import force_field
 
 
+def require_energies(energies, who: str) -> None:
+    """A ValueError naming ``who`` when the grid of a phonon DOS is missing."""
+    if energies is None:
+        raise ValueError(
+            f"{who} needs energies=: the frequencies of the DOS columns in cm^-1, on which "
+            "the potential's DOS is computed (for the phonon set, load_phonon_dos().energies)."
+        )
+
+
 def _modes_of(structure, potential, settings, device, batch_size) -> PhononModes:
     """One crystal's modes (what a joblib worker runs)."""
     return phonon_dos(structure, potential, device=device, batch_size=batch_size, **settings)
@@ -35,8 +44,11 @@ class PotentialPhonons(TransformerMixin, BaseEstimator):
         :class:`~dos_estimators.phonons.PhononCache`): a folder (one small file per
         crystal, keyed by the structure's content, the potential and the settings
         below), a priors file written by :func:`~dos_estimators.phonons.write_priors`
-        (such as ``benchmarks/data/phonon_priors_7net-l3i5.npz`` of the phonon set;
-        read only), or a list looked up in order, new modes going to the first folder.
+        (such as ``benchmarks/data/phonon_priors_7net-l3i5.npz``, the phonon set's
+        crystals computed so far;
+        read only; a missing file is an error), or a list looked up in order, new modes
+        going to the first folder. Caching needs a potential name or an ASE calculator
+        whose ``parameters`` tell its settings apart.
         None computes the modes at every call.
     sigma : float, default=15.0
         Gaussian smearing in cm⁻¹.
@@ -137,11 +149,7 @@ class PotentialPhonons(TransformerMixin, BaseEstimator):
             invalid.
         """
         self._check_params()
-        if energies is None:
-            raise ValueError(
-                "PotentialPhonons.fit needs energies=: the grid's frequencies in cm^-1 "
-                "(for the phonon set, load_phonon_dos().energies)."
-            )
+        require_energies(energies, "PotentialPhonons.fit")
         energies = np.asarray(energies, dtype=float)
         if energies.ndim != 1 or len(energies) < 1 or np.any(np.diff(energies) <= 0):
             raise ValueError("energies must be a strictly increasing 1-D grid in cm^-1.")
@@ -154,6 +162,12 @@ class PotentialPhonons(TransformerMixin, BaseEstimator):
         self._check_params()
         structures = check_structures(X)
         forces = force_field(self.potential)
+        if self.cache is not None and not getattr(forces, "cacheable", True):
+            raise ValueError(
+                f"cache= cannot tell this {forces.name} apart from others of its class: it "
+                "records no ASE parameters, so its phonons would be mixed with theirs. Use a "
+                "potential name of dos_estimators.phonons.POTENTIALS, or cache=None."
+            )
         keys = [modes_key(s, forces.key, self.settings) for s in structures]
         store = None if self.cache is None else PhononCache(self.cache)
         found = {}
