@@ -36,6 +36,7 @@ RESULTS_BLOCKS = [
     ("performance.md", "released"),
     ("results.md", "speed"),
     ("results.md", "scale"),
+    ("phonons.md", "zero_shot"),
 ]
 
 
@@ -124,6 +125,7 @@ JSON_REPORTS = [
     ("scale", "results.md", "table"),
     ("released", "performance.md", "table"),
     ("sharing", "performance.md", "report_text"),
+    ("zero_shot", "phonons.md", "report"),
 ]
 
 
