@@ -141,7 +141,7 @@ def report(rows) -> str:
         + ", ".join(f"{r['imaginary_mean']:.3f}" for r in rows)
         + "; share of crystals above 5 %: "
         + ", ".join(f"{r['imaginary_over_5pct']:.2f}" for r in rows)
-        + ". Median seconds per crystal (one thread, two processes on 2 cores): "
+        + ". Median seconds per crystal (one thread, the 2 cores shared with other jobs): "
         + ", ".join(f"{r['seconds_median']:.0f}" for r in rows)
         + ". Per-crystal error correlation, potential vs trees: "
         + ", ".join(f"{r['error_correlation']:.2f}" for r in rows)

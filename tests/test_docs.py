@@ -37,6 +37,7 @@ RESULTS_BLOCKS = [
     ("results.md", "speed"),
     ("results.md", "scale"),
     ("phonons.md", "zero_shot"),
+    ("phonons.md", "hybrid"),
 ]
 
 
@@ -126,6 +127,7 @@ JSON_REPORTS = [
     ("released", "performance.md", "table"),
     ("sharing", "performance.md", "report_text"),
     ("zero_shot", "phonons.md", "report"),
+    ("hybrid", "phonons.md", "report"),
 ]
 
 

@@ -109,9 +109,9 @@ class DOSTransformerRegressor(GraphDOSRegressor):
         or a list of these whose columns are concatenated per atom. Embeddings are
         cloned and fitted on the structures and DOS passed to ``fit``. The default,
         Magpie's 22 element properties beside CHGNet 0.3.0's 64 pretrained per-atom
-        features (its weights ship in the ``chgnet`` wheel), scored MSE×10 0.201 on
-        the phonon set's seed-0 test tenth where ``"magpie"`` alone scored 0.214 and
-        the trees 0.228 (``docs/embeddings.md``); CHGNet's features cost a forward
+        features (its weights ship in the ``chgnet`` wheel), scored MSE×10 0.201,
+        0.222 and 0.182 on the phonon set's seeded test tenths 0-2 where the trees
+        scored 0.216, 0.233 and 0.205 (``docs/embeddings.md``); CHGNet's features cost a forward
         pass per distinct structure (130–180 structures/s on 2 cores), computed once
         per process and cached.
     pooling : {"mean", "sum"}, default="mean"
