@@ -48,7 +48,17 @@ def unsupported_elements(symbols, supported: set[str] | None) -> list[str]:
     return sorted(set(symbols) - supported)
 
 
-class SevenNetForces:
+class _NamedForces:
+    """A potential of :data:`POTENTIALS`: its name is its cache key."""
+
+    def __init__(self, name: str, device: str = "cpu", batch_size: int = 1):
+        self.name = name
+        self.device = device
+        self.batch_size = batch_size
+        self.key = name
+
+
+class SevenNetForces(_NamedForces):
     """A pretrained SevenNet evaluating ``batch_size`` supercells per model call.
 
     Parameters
@@ -61,12 +71,6 @@ class SevenNetForces:
         as 2 and faster than 4 or 8 (the model is compute-bound there); batching is
         for accelerators.
     """
-
-    def __init__(self, name: str, device: str = "cpu", batch_size: int = 1):
-        self.name = name
-        self.device = device
-        self.batch_size = batch_size
-        self.key = name
 
     @property
     def elements(self) -> set[str]:
@@ -113,14 +117,8 @@ def _sevennet_model(name: str):
     return model
 
 
-class CHGNetForces:
+class CHGNetForces(_NamedForces):
     """A pretrained CHGNet evaluating ``batch_size`` supercells per model call."""
-
-    def __init__(self, name: str, device: str = "cpu", batch_size: int = 1):
-        self.name = name
-        self.device = device
-        self.batch_size = batch_size
-        self.key = name
 
     @property
     def elements(self) -> set[str]:
