@@ -7,8 +7,7 @@ dependency that fails to import (optuna, e3nn, matminer, ...) breaks only what n
 from typing import TYPE_CHECKING
 
 from ._lazy import attach
-
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "CRYSTAL_SYSTEMS",

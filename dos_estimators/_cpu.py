@@ -1,26 +1,27 @@
-"""Sharing the CPU cores between fits: the physical cores as per-user locks, held in turns.
+"""Sharing the CPU cores between fits, when asked: the physical cores as per-user locks.
 
 torch's CPU kernels run on OpenMP threads that spin while they wait for each other.
 Two processes that each run as many threads as there are cores therefore do not
 share the cores: each one's threads wait, spinning, for threads the other process
 has pushed off a core, and both fits run several times (up to twenty times) slower
-than one alone. Fewer threads per process would avoid that but make a fit alone
-slower, and a fit's last digits depend on its thread count.
+than one alone. Fewer threads per process (``OMP_NUM_THREADS=1``, threadpoolctl)
+avoid that, as scikit-learn and joblib advise, but make a fit alone slower.
 
-So the package keeps torch's thread count and shares the cores in time instead.
-Each physical core is a lock file; a block of CPU work (a fit, a prediction, a batch
-of pretrained-potential features) holds as many of the cores it may run on as torch
-has threads, and at each :func:`pause` (after every training, validation and
-prediction batch, and every few structures of graph building) hands them to a
-waiting block once it has held them for ``TURN`` seconds. Alone, a block always
-finds its cores free and runs as before; two blocks at once alternate, each at full
-speed. A process that dies releases its locks with it (they are ``flock`` locks).
+So the package can share the cores in time instead, when the environment variable
+``DOS_ESTIMATORS_CPU_LOCKS`` turns it on (``on``: a per-user folder of the temporary
+directory; or the folder to use, which processes that should take turns must share).
+It is off by default: nothing here runs at import, and without the variable no lock
+file is made and nothing waits.
 
-The locks live in a per-user folder of the temporary directory, or in the folder
-named by the environment variable ``DOS_ESTIMATORS_CPU_LOCKS``; setting it to
-``off`` turns the sharing off (each block then runs as soon as it is called). Where
-the folder cannot be used (no ``fcntl``, a read-only file system), a warning says so
-once and blocks run without sharing.
+When on, each physical core is a lock file; a block of CPU work (a fit, a prediction:
+``DOSRegressorBase._turns``, and the package's seeded blocks) holds as many of the cores
+it may run on as torch has threads, and at each :func:`pause` (after every training and
+validation batch, through the skorch callback ``CPUTurns``) hands them to a waiting
+block once it has held them for ``TURN`` seconds. Alone, a block always finds its cores
+free and runs as before; two blocks at once alternate, each at full speed. A process
+that dies releases its locks with it (they are ``flock`` locks). Where the folder cannot
+be used (no ``fcntl``, a read-only file system), a warning says so once and blocks run
+without sharing.
 """
 
 from __future__ import annotations
@@ -68,21 +69,29 @@ def _warn_once(message: str) -> None:
         )
 
 
+ON = ("on", "1", "true", "yes")
+OFF = ("", "off", "0", "false", "no")
+
+
 def lock_folder() -> str | None:
-    """The folder of the core locks, created if missing; ``None`` when sharing is off."""
-    value = os.environ.get(ENVIRONMENT_VARIABLE, "")
-    if value.strip().lower() == "off":
+    """The folder of the core locks, created if missing; ``None`` when sharing is off.
+
+    Sharing is on only where ``DOS_ESTIMATORS_CPU_LOCKS`` names a folder or says ``on``.
+    """
+    value = os.environ.get(ENVIRONMENT_VARIABLE, "").strip()
+    if value.lower() in OFF:
         return None
     if fcntl is None:
         _warn_once("this system has no flock")
         return None
-    folder = value or os.path.join(tempfile.gettempdir(), f"dos_estimators-cpu-{os.getuid()}")
+    if value.lower() in ON:
+        value = os.path.join(tempfile.gettempdir(), f"dos_estimators-cpu-{os.getuid()}")
     try:
-        os.makedirs(folder, mode=0o700, exist_ok=True)
+        os.makedirs(value, mode=0o700, exist_ok=True)
     except OSError as error:
-        _warn_once(f"the CPU lock folder {folder!r} cannot be made ({error})")
+        _warn_once(f"the CPU lock folder {value!r} cannot be made ({error})")
         return None
-    return folder
+    return value
 
 
 @cache
@@ -340,6 +349,7 @@ def cpu_turns(device, share: bool = True):
     if folder is not None:
         names = cores()
         candidate = CoreLease(folder, torch.get_num_threads(), names)
+        _forget_leases_in_children()
         try:
             candidate.acquire()
             lease = candidate
@@ -357,9 +367,10 @@ def cpu_turns(device, share: bool = True):
 def pause() -> None:
     """Let a waiting block of another process take its turn, if it is time; then go on.
 
-    Called after every batch of training, validation and prediction, and between
-    structures in graph building and the crystal-system search. Does nothing outside
-    :func:`cpu_turns`; costs a clock reading when nobody waits.
+    Called after every training and validation batch (the skorch callback
+    ``dos_estimators.estimators.nets.CPUTurns``) and in the learned embeddings' and
+    pretrained potentials' batch loops. Does nothing outside :func:`cpu_turns` or with
+    sharing off; costs a clock reading when nobody waits.
     """
     lease = getattr(_local, "lease", None)
     if lease is None:
@@ -386,5 +397,12 @@ def _forget_in_child() -> None:
     _PROCESS_HELD.clear()
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_in_child)
+_FORK_HOOK = []
+
+
+def _forget_leases_in_children() -> None:
+    """Once sharing is used: make forked children forget the parent's lease."""
+    with _PROCESS_LOCK:
+        if not _FORK_HOOK and hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=_forget_in_child)
+            _FORK_HOOK.append(True)

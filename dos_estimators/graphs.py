@@ -14,7 +14,6 @@ import torch
 from pymatgen.core import Structure
 from torch_geometric.data import Batch, Data
 
-from ._cpu import pause
 from .features import atomic_masses, element_table
 
 _AMU_PER_A3_TO_G_PER_CM3 = 1.66053906660
@@ -149,7 +148,6 @@ def structures_to_graphs(
                 s, cutoff=cutoff, node_features=node_features, index=i, self_loops=self_loops
             )
         )
-        pause()  # a long graph building lets a waiting fit have its turn (dos_estimators._cpu)
     return graphs
 
 

@@ -12,8 +12,6 @@ from collections.abc import Sequence
 import numpy as np
 from pymatgen.core import DummySpecies, Structure
 
-from ._cpu import pause
-
 CRYSTAL_SYSTEMS = (
     "cubic",
     "hexagonal",
@@ -286,7 +284,6 @@ def _crystal_system_cached(key: bytes, symprec: float, structure: Structure) -> 
     cached = _SYSTEM_CACHE.get((key, symprec))
     if cached is not None:
         return cached
-    pause()  # many searches let a waiting fit have its turn (dos_estimators._cpu)
     system = _find_crystal_system(structure, symprec)
     _remember_system(key, symprec, system)
     return system

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -191,3 +192,33 @@ def test_a_fit_pauses_and_predicts_as_without_sharing(folder, monkeypatch):
     monkeypatch.setenv(_cpu.ENVIRONMENT_VARIABLE, "off")
     alone = GraphNetworkDOSRegressor(**kwargs).fit(X, y).predict(X)
     np.testing.assert_array_equal(shared, alone)
+
+
+def test_sharing_is_off_unless_asked_and_import_does_nothing(tmp_path):
+    # A library user who never sets DOS_ESTIMATORS_CPU_LOCKS gets no lock file, no wait
+    # and no fork hook: nothing runs at import, and a fit's block holds nothing.
+    script = (
+        "import os, tempfile\n"
+        "os.environ.pop('DOS_ESTIMATORS_CPU_LOCKS', None)\n"
+        "tempfile.tempdir = os.environ['PROBE_TMP']\n"
+        "import dos_estimators, dos_estimators.estimators.base\n"
+        "from dos_estimators import _cpu\n"
+        "assert _cpu.lock_folder() is None\n"
+        "with _cpu.cpu_turns('cpu'):\n"
+        "    assert isinstance(_cpu._local.lease, _cpu._NotShared)\n"
+        "assert _cpu._FORK_HOOK == []\n"
+        "print(sorted(os.listdir(os.environ['PROBE_TMP'])))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != _cpu.ENVIRONMENT_VARIABLE}
+    env["PROBE_TMP"] = str(tmp_path)
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("value", ["on", "1", "true"])
+def test_on_takes_the_per_user_folder(value, tmp_path, monkeypatch):
+    monkeypatch.setenv(_cpu.ENVIRONMENT_VARIABLE, value)
+    monkeypatch.setattr(_cpu.tempfile, "gettempdir", lambda: str(tmp_path))
+    assert lock_folder() == str(tmp_path / f"dos_estimators-cpu-{os.getuid()}")

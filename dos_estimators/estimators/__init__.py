@@ -35,16 +35,17 @@ __getattr__, __dir__ = attach(
         "GraphNetworkDOSRegressor": "baselines",
         "MLPDOSRegressor": "baselines",
         "PotentialPhononRegressor": "potential",
-        "check_energies": "base",
-        "check_targets": "base",
+        "check_energies": "validation",
+        "check_targets": "validation",
         "tree_reference": "reference",
     },
 )
 
 if TYPE_CHECKING:  # what the names are, for type checkers and editors
-    from .base import DOSRegressorBase, GraphDOSRegressor, check_energies, check_targets
+    from .base import DOSRegressorBase, GraphDOSRegressor
     from .baselines import E3NNDOSRegressor, GraphNetworkDOSRegressor, MLPDOSRegressor
     from .dostransformer import PAPER_PARAMS, DOSTransformerRegressor
     from .potential import PotentialPhononRegressor
     from .reference import tree_reference
+    from .validation import check_energies, check_targets
     from .vector import DOSVectorRegressor

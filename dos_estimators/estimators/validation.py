@@ -1,0 +1,174 @@
+"""Checks of what a regressor is given: DOS targets, energy grids, parameters.
+
+Each regressor checks its constructor parameters once, at the start of ``fit``, with the
+functions here; every error names the parameter or the sample.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .._validation import is_integer, is_real
+
+
+def check_targets(y, n_samples: int) -> np.ndarray:
+    """Validate a DOS target matrix.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples, n_energies)
+    n_samples : int
+        Number of structures it must match.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_samples, n_energies), float64
+
+    Raises
+    ------
+    ValueError
+        If ``y`` is None, rows are ragged, ``y`` is not two-dimensional, holds NaN, infinite
+        or negative values or a row that is zero at every energy, or its row count differs
+        from ``n_samples``.
+    """
+    if y is None:
+        # The wording scikit-learn's check_requires_y_none looks for.
+        raise ValueError(
+            "A DOS regressor requires y to be passed, but the target y is None; give the DOS "
+            "of each sample as an (n_samples, n_energies) array."
+        )
+    try:
+        Y = np.asarray(y, dtype=float)
+    except ValueError as err:
+        raise ValueError(
+            f"y must be a rectangular (n_samples, n_energies) array; its rows have different "
+            f"lengths or are not numeric ({err})."
+        ) from None
+    if Y.ndim != 2:
+        raise ValueError(
+            f"y must have shape (n_samples, n_energies), one DOS per row; got shape {Y.shape}."
+        )
+    if Y.shape[0] != n_samples:
+        raise ValueError(f"X has {n_samples} structures but y has {Y.shape[0]} rows.")
+    if Y.shape[1] < 1:
+        raise ValueError("y has no energies (zero columns).")
+    finite = np.isfinite(Y)
+    if not finite.all():
+        row = int(np.argwhere(~finite)[0, 0])
+        raise ValueError(f"y contains NaN or infinite values (first in row {row}).")
+    if (Y < 0).any():
+        row, col = (int(i) for i in np.argwhere(Y < 0)[0])
+        raise ValueError(
+            f"y contains negative densities (first in row {row}, energy index {col}: "
+            f"{Y[row, col]:g}); a DOS is non-negative."
+        )
+    empty = ~Y.any(axis=1)
+    if empty.any():
+        row = int(np.flatnonzero(empty)[0])
+        raise ValueError(
+            f"y row {row} is zero at every energy: a DOS has states somewhere on its grid (a "
+            "failed calculation, or an energy window inside a band gap?); drop that sample or "
+            "fix its DOS."
+        )
+    return Y
+
+
+def check_energies(energies, n_energies: int) -> np.ndarray:
+    """Validate the energy grid of a DOS matrix.
+
+    Parameters
+    ----------
+    energies : array-like of shape (n_energies,) or None
+        Energies (or frequencies) of the DOS columns; None means the column index.
+    n_energies : int
+        Number of DOS columns it must match.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_energies,), float64
+
+    Raises
+    ------
+    ValueError
+        If ``energies`` is not one-dimensional, has another length, holds NaN or
+        infinite values, or does not increase strictly.
+    """
+    if energies is None:
+        return np.arange(n_energies, dtype=float)
+    grid = np.asarray(energies, dtype=float)
+    if grid.ndim != 1 or len(grid) != n_energies:
+        raise ValueError(
+            f"energies must be a 1-D array of the {n_energies} energies of the DOS columns, "
+            f"got shape {grid.shape}."
+        )
+    if not np.isfinite(grid).all():
+        raise ValueError("energies holds NaN or infinite values.")
+    if n_energies > 1 and not (np.diff(grid) > 0).all():
+        raise ValueError("energies must increase strictly.")
+    return grid
+
+
+def check_integers(estimator, minimum: int, *names: str) -> None:
+    """Raise a ValueError naming the first parameter that is not an integer ≥ ``minimum``."""
+    for name in names:
+        value = getattr(estimator, name)
+        if not (is_integer(value) and value >= minimum):
+            raise ValueError(f"{name} must be an integer of at least {minimum}, got {value!r}.")
+
+
+def check_flags(estimator, *names: str) -> None:
+    """Raise a ValueError naming the first parameter that is not True or False."""
+    for name in names:
+        value = getattr(estimator, name)
+        if not isinstance(value, (bool, np.bool_)):
+            raise ValueError(f"{name} must be True or False, got {value!r}.")
+
+
+NUMBER_RANGES = (
+    ("lr", 0.0, False, None),
+    ("weight_decay", 0.0, True, None),
+    ("dropout", 0.0, True, 1.0),
+    ("beta", 0.0, True, None),
+    ("symprec", 0.0, False, None),
+)
+"""Numeric parameters: (name, lowest value, whether the lowest is allowed, upper bound
+excluded). A regressor without the parameter skips its check."""
+
+
+def check_number_ranges(estimator, ranges=NUMBER_RANGES) -> None:
+    """Raise a ValueError naming the first parameter of ``ranges`` outside its interval."""
+    for name, low, closed, high in ranges:
+        if not hasattr(estimator, name):
+            continue
+        value = getattr(estimator, name)
+        above = is_real(value) and (value >= low if closed else value > low)
+        if not (above and (high is None or value < high)):
+            interval = f"{'[' if closed else '('}{low:g}, {'∞)' if high is None else f'{high:g})'}"
+            raise ValueError(f"{name} must be a number in {interval}, got {value!r}.")
+
+
+def check_training_params(estimator) -> None:
+    """Check the training parameters every regressor has (batch, epochs, validation)."""
+    check_integers(estimator, 1, "batch_size", "max_epochs", "n_ensemble")
+    fraction = estimator.validation_fraction
+    if fraction is not None and not (is_real(fraction) and 0 <= fraction < 1):
+        raise ValueError(f"validation_fraction must be in [0, 1), got {fraction!r}.")
+    check_number_ranges(estimator)
+    patience = estimator.patience
+    if patience is not None and not (is_integer(patience) and patience >= 0):
+        raise ValueError(f"patience must be None or an integer of at least 0, got {patience!r}.")
+
+
+def check_checkpoint_dir(folder, accelerated: bool) -> None:
+    """Raise a ValueError if ``checkpoint_dir`` is not None or a path, or used with accelerate."""
+    if folder is not None and accelerated:
+        raise ValueError(
+            "checkpoint_dir cannot be used with device='accelerate': the processes "
+            "that accelerate launches would all write the same checkpoints."
+        )
+    if folder is not None and not isinstance(folder, (str, os.PathLike)):
+        raise ValueError(
+            f"checkpoint_dir must be None or a folder path (str or os.PathLike), got {folder!r}."
+        )
