@@ -1,83 +1,17 @@
-"""What the command line warns about after a prediction, each warning naming its file.
+"""Deprecated: the command line's warnings are now :mod:`dos_estimators.cli.checks`.
 
-The thresholds are those of :mod:`dos_estimators.diagnostics`; nothing here refuses an
-input (the exit status stays that of the prediction).
+This module re-exports its names for one release and warns on import.
 """
 
-from __future__ import annotations
+import warnings
 
-import numpy as np
+from .cli.checks import ABOVE_GRID_FRACTION, warn_about_predictions, warn_about_structure
 
-from .diagnostics import (
-    CLOSE_CONTACT,
-    IMAGINARY_FRACTION,
-    TOP_EDGE_FRACTION,
-    close_contacts,
-    isolated_sites,
-    top_edge_fraction,
+__all__ = ["ABOVE_GRID_FRACTION", "warn_about_predictions", "warn_about_structure"]
+
+warnings.warn(
+    "dos_estimators.cli_checks is deprecated and will be removed in the next release; "
+    "import from dos_estimators.cli.checks instead.",
+    DeprecationWarning,
+    stacklevel=2,
 )
-
-ABOVE_GRID_FRACTION = 0.01
-"""The zero-shot DOS reports modes above its grid once they hold more than 1 % of them."""
-
-
-def _sites(indices) -> str:
-    shown = ", ".join(str(i) for i in indices[:5])
-    return shown + (f" and {len(indices) - 5} more" if len(indices) > 5 else "")
-
-
-def warn_about_structure(name, structure, cutoff: float, warn) -> None:
-    """Close contacts and atoms without a neighbour within ``cutoff`` Å."""
-    contacts = close_contacts(structure)
-    if contacts:
-        i, j, d = contacts[0]
-        what = f"site {i} and its own periodic image" if i == j else f"sites {i} and {j}"
-        warn(
-            name,
-            f"{what} are {d:.2f} Å apart, closer than {CLOSE_CONTACT} Å (shorter than any "
-            f"bond in a real crystal; {len(contacts)} such pair(s)): check the file.",
-        )
-    lonely = isolated_sites(structure, cutoff)
-    if lonely:
-        warn(
-            name,
-            f"site(s) {_sites(lonely)} have no neighbour within {cutoff:g} Å: the model sees "
-            "them as isolated atoms, and its DOS says nothing about this crystal.",
-        )
-
-
-def warn_about_predictions(model, names, structures, pred, grid, warn) -> None:
-    """Every warning of this module for a prediction's files."""
-    cutoff = float(getattr(model, "cutoff", 5.0))
-    for name, structure in zip(names, structures, strict=True):
-        warn_about_structure(name, structure, cutoff, warn)
-    for name, fraction in zip(names, top_edge_fraction(pred), strict=True):
-        if fraction > TOP_EDGE_FRACTION:
-            warn(
-                name,
-                f"the predicted DOS is still {fraction:.2f} of its maximum at the grid's top "
-                f"edge ({grid[-1]:g}), above {TOP_EDGE_FRACTION} of it: the crystal has modes "
-                "above the grid, and C_V, S and F from this DOS are unreliable.",
-            )
-    phonons = getattr(model, "phonons_", None) or getattr(model, "prior_", None)
-    if phonons is None or not structures:
-        return
-    zero_shot = getattr(model, "phonons_", None) is not None
-    for name, modes in zip(names, phonons.modes(structures), strict=True):
-        if modes.imaginary_fraction > IMAGINARY_FRACTION:
-            warn(
-                name,
-                f"{modes.imaginary_fraction:.0%} of the modes of {phonons.potential!r} are "
-                f"imaginary (above {IMAGINARY_FRACTION:.0%}): the structure is unstable under "
-                "the potential or not at its minimum, and its phonon DOS "
-                + ("is wrong there." if zero_shot else "(the model's prior) is wrong there."),
-            )
-        above = modes.fraction_above(float(grid[-1]), phonons.scale)
-        if zero_shot and above > ABOVE_GRID_FRACTION:
-            top = float(np.max(modes.frequencies[modes.weights > 0]) * phonons.scale)
-            warn(
-                name,
-                f"{above:.0%} of its modes lie above the grid's top ({grid[-1]:g} cm^-1), up to "
-                f"{top:.0f} cm^-1; the DOS on the grid leaves them out (predict on a wider "
-                "grid with PotentialPhononRegressor.predict(X, energies=...)).",
-            )

@@ -1,4 +1,5 @@
-"""The ``dos-estimators`` command line: ``main(argv)`` in-process, and the console script.
+"""The ``dos-estimators`` command line (:mod:`dos_estimators.cli`): ``main(argv)`` in-process
+for ``predict``, ``fit`` and ``plot``, the console script and ``python -m``.
 
 One tiny two-member DOSTransformer (16 wide, 1 epoch) on :func:`conftest.tiny_dataset`
 with a 0–1000 cm⁻¹ grid is fitted per module and saved; structure files of the small
@@ -19,7 +20,9 @@ from conftest import build, tiny_dataset, tiny_transformer
 from pymatgen.core import Structure
 
 from dos_estimators import DOSTransformerRegressor, MLPDOSRegressor, __version__, load_model
-from dos_estimators.cli import _labels, _unique_png_names, main
+from dos_estimators.cli import main
+from dos_estimators.cli.plot import _unique_png_names
+from dos_estimators.cli.predict import _labels
 
 # One epoch ends every fit at its best epoch so far: the ConvergenceWarning is expected.
 # Predicting crystals of systems the tiny training set lacks warns too.
@@ -299,6 +302,18 @@ def test_console_script_help():
     assert result.stdout.startswith("usage: dos-estimators")
     for command in ("predict", "fit", "plot"):
         assert command in result.stdout
+
+
+def test_python_dash_m_runs_the_command():
+    result = subprocess.run(
+        [sys.executable, "-m", "dos_estimators.cli", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"dos-estimators {__version__}\n"
 
 
 def _write_electron_jsonl(path, n=8):

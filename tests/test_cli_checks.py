@@ -1,12 +1,18 @@
-"""The command line's warnings, and its zero-shot path ``--model POTENTIAL``."""
+"""The command line's warnings (:mod:`dos_estimators.cli.checks`), its zero-shot path
+``--model POTENTIAL``, and the deprecated ``dos_estimators.cli_checks``."""
 
 from __future__ import annotations
 
+import importlib
+import sys
+
 import numpy as np
 import pandas as pd
+import pytest
 from pymatgen.core import Lattice, Structure
 
-from dos_estimators.cli import main
+from dos_estimators import cli
+from dos_estimators.cli import checks, main
 from dos_estimators.phonons import PhononCache, PhononModes, PotentialPhonons, modes_key
 
 
@@ -71,3 +77,13 @@ def test_prior_option_checks_the_model(tmp_path, capsys):
     status = main(["predict", str(path), "--model", str(model_file), "--prior", "7net-l3i5"])
     assert status == 2
     assert "this model was fitted without a prior" in capsys.readouterr().err
+
+
+def test_the_old_module_warns_and_re_exports_the_checks(monkeypatch):
+    # A fresh import of the old path, whether or not another test imported it before.
+    monkeypatch.delitem(sys.modules, "dos_estimators.cli_checks", raising=False)
+    with pytest.warns(DeprecationWarning, match=r"import from dos_estimators\.cli\.checks"):
+        old = importlib.import_module("dos_estimators.cli_checks")
+    assert old.__all__ == checks.__all__
+    for name in checks.__all__:
+        assert getattr(old, name) is getattr(checks, name) is getattr(cli, name)
