@@ -186,6 +186,8 @@ def measure_predict(args) -> dict:
 
     from dos_estimators import DOSTransformerRegressor
     from dos_estimators.embeddings import CACHE
+    from dos_estimators.estimators.base import DOSDataset
+    from dos_estimators.estimators.graph_inputs import graph_inputs
     from dos_estimators.graphs import structures_to_graphs
     from dos_estimators.structures import (
         check_structures,
@@ -216,8 +218,9 @@ def measure_predict(args) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         warm_seconds = _best(lambda: model.predict(structures), args.repeats)
-        graphs = model._inputs(structures)
-        network_seconds = _best(lambda: model._predict_inputs(graphs), args.repeats)
+        # The network alone: the graphs the fitted model feeds it, through its one net.
+        graphs = DOSDataset(graph_inputs(model, structures))
+        network_seconds = _best(lambda: model.net_.predict(graphs), args.repeats)
 
     def systems():
         clear_crystal_system_cache()
@@ -264,23 +267,23 @@ def measure_potential(args, name: str) -> dict:
 
 
 def measure_chgnet_fine_tune(args) -> dict:
-    import copy
     import warnings
 
     import numpy as np
     import torch
 
     from dos_estimators.embeddings import CHGNetAtomEmbedding
-    from dos_estimators.embeddings._potentials import _chgnet
 
     structures = _data(args).structures
     picked = np.random.default_rng(0).choice(len(structures), 256, replace=False)
-    graphs = CHGNetAtomEmbedding().encoder_inputs([structures[i] for i in picked])
-    network = copy.deepcopy(_chgnet("0.3.0")).requires_grad_(True)
+    # The trainable copy of CHGNet that a fine-tuning estimator puts in its network.
+    embedding = CHGNetAtomEmbedding(standardize=False, fine_tune=1.0).fit(structures[:1])
+    graphs = embedding.encoder_inputs([structures[i] for i in picked])
+    encoder = embedding.encoder()
     ways = {
-        "package": lambda batch: CHGNetAtomEmbedding._encode(network, batch),
+        "package": encoder,
         "chgnet_forward": lambda batch: torch.cat(
-            network(batch, task="e", return_atom_feas=True)["atom_fea"]
+            encoder.network(batch, task="e", return_atom_feas=True)["atom_fea"]
         ),
     }
     seconds = {name: [] for name in ways}

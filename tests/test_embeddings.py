@@ -91,7 +91,7 @@ def test_user_object_is_cloned_and_fitted_on_the_training_structures_only():
     ],
 )
 def test_invalid_node_features_are_named_before_any_graph(monkeypatch, value, words):
-    import dos_estimators.estimators.base as base
+    import dos_estimators.estimators.graph_inputs as base
 
     def no_graphs(*args, **kwargs):
         raise AssertionError("graphs were built before the parameters were checked")

@@ -424,7 +424,7 @@ def test_bad_parameter_is_a_value_error_before_any_graph(params, name, monkeypat
     def no_graphs(*args, **kwargs):
         raise AssertionError("graphs built before the parameters were checked")
 
-    monkeypatch.setattr("dos_estimators.estimators.base.structures_to_graphs", no_graphs)
+    monkeypatch.setattr("dos_estimators.estimators.graph_inputs.structures_to_graphs", no_graphs)
     structures, targets = tiny_dataset()
     with pytest.raises(ValueError, match=rf"^{name}\b"):
         tiny(**params).fit(structures, targets)

@@ -66,7 +66,7 @@ def _estimator(args):
     estimator = cls(**params)
     try:
         # The values are checked now rather than after minutes of loading the data.
-        estimator._check_params()
+        estimator.validate_params()
     except ValueError as error:
         raise UsageError(f"--param: {error}") from None
     return estimator

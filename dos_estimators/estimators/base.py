@@ -116,6 +116,16 @@ class DOSRegressorBase(TrainingMixin, RegressorMixin, BaseEstimator):
             require_accelerate()
         check_checkpoint_dir(self._checkpoint_dir, accelerated=self.device == ACCELERATE)
 
+    def validate_params(self) -> None:
+        """Check the constructor parameters now, as ``fit`` does first.
+
+        Raises
+        ------
+        ValueError
+            Naming the first parameter that is out of range or of the wrong type.
+        """
+        self._check_params()
+
     @property
     def _checkpoint_dir(self):
         return getattr(self, "checkpoint_dir", None)

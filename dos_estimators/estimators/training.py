@@ -18,7 +18,8 @@ from skorch.helper import predefined_split
 
 from .._torch import seeded
 from .callbacks import training_callbacks, user_callbacks
-from .checkpoint import CheckpointFolder, array_digest, fingerprint, inputs_digest
+from .checkpoint import CheckpointFolder
+from .fingerprint import array_digest, fingerprint, inputs_digest
 from .nets import DOSDataset, DOSNeuralNet, new_net, plain_net
 from .validation import check_energies, check_targets
 
