@@ -1,4 +1,4 @@
-"""Tests for dos_estimators.model_selection.train_valid_test_split."""
+"""Tests for :func:`dos_estimators.model_selection.train_valid_test_split`."""
 
 import numpy as np
 import pytest
