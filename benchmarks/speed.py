@@ -187,7 +187,6 @@ def measure_predict(args) -> dict:
     from dos_estimators import DOSTransformerRegressor
     from dos_estimators.embeddings import CACHE
     from dos_estimators.estimators.base import DOSDataset
-    from dos_estimators.estimators.graph_inputs import graph_inputs
     from dos_estimators.graphs import structures_to_graphs
     from dos_estimators.structures import (
         check_structures,
@@ -219,7 +218,7 @@ def measure_predict(args) -> dict:
         warnings.simplefilter("ignore")
         warm_seconds = _best(lambda: model.predict(structures), args.repeats)
         # The network alone: the graphs the fitted model feeds it, through its one net.
-        graphs = DOSDataset(graph_inputs(model, structures))
+        graphs = DOSDataset(model.graphs(structures))
         network_seconds = _best(lambda: model.net_.predict(graphs), args.repeats)
 
     def systems():

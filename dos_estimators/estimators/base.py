@@ -33,6 +33,7 @@ from .validation import (
     check_energies,
     check_flags,
     check_integers,
+    check_return_std,
     check_targets,
     check_training_params,
 )
@@ -138,10 +139,9 @@ class DOSRegressorBase(TrainingMixin, RegressorMixin, BaseEstimator):
         return torch.device(self.device)
 
     def _turns(self):
-        """The block in which a fit or prediction takes its turns on the CPU cores.
+        """The block in which a fit or prediction takes its turns on the CPU cores, if on.
 
-        Processes launched by accelerate train together and must not wait for turns
-        (see :func:`dos_estimators._cpu.cpu_turns`).
+        Never for processes launched by accelerate (see :func:`.._cpu.cpu_turns`).
         """
         return cpu_turns(self._device, share=self.device != ACCELERATE)
 
@@ -225,16 +225,6 @@ class DOSRegressorBase(TrainingMixin, RegressorMixin, BaseEstimator):
             if key.endswith("_") and not key.startswith("_")
         }
 
-    def _check_return_std(self, return_std) -> None:
-        """Raise a ValueError unless ``return_std`` is a bool this ensemble can honour."""
-        if not isinstance(return_std, (bool, np.bool_)):
-            raise ValueError(f"return_std must be True or False, got {return_std!r}.")
-        if return_std and len(self.nets_) < 2:
-            raise ValueError(
-                f"return_std=True needs n_ensemble >= 2: the standard deviation is taken across "
-                f"the networks of the ensemble, and this model has n_ensemble={len(self.nets_)}."
-            )
-
     def _predict_inputs(self, inputs, return_std: bool = False):
         dataset = DOSDataset(inputs)
         with deterministic(self._device):
@@ -273,7 +263,7 @@ class DOSRegressorBase(TrainingMixin, RegressorMixin, BaseEstimator):
             If ``return_std`` is not a bool, or is True with ``n_ensemble=1``.
         """
         check_is_fitted(self, "net_")
-        self._check_return_std(return_std)
+        check_return_std(return_std, len(self.nets_))
         with self._turns():
             return self._predict_inputs(self._inputs(X), return_std=return_std)
 
@@ -413,6 +403,18 @@ class GraphDOSRegressor(DOSRegressorBase):
         graphs = graph_inputs(self, structures, None if fitting else energies)
         self._annotate_graphs(structures, graphs, fitting)
         return graphs
+
+    def graphs(self, X) -> list:
+        """The fitted model's network inputs for ``X``, as ``predict`` builds them.
+
+        Returns
+        -------
+        list of torch_geometric.data.Data
+            One graph per structure (``x`` [n_atoms, F], ``crystal_attr`` [1, C], ...):
+            ``net_.predict(DOSDataset(graphs))`` is one member's scaled prediction.
+        """
+        check_is_fitted(self, "net_")
+        return self._inputs(X)
 
     def _input_width(self, inputs):
         # Columns of the graphs' x, and those a fine-tuned potential adds in the network.

@@ -172,3 +172,14 @@ def check_checkpoint_dir(folder, accelerated: bool) -> None:
         raise ValueError(
             f"checkpoint_dir must be None or a folder path (str or os.PathLike), got {folder!r}."
         )
+
+
+def check_return_std(return_std, n_networks: int) -> None:
+    """Raise a ValueError unless ``return_std`` is a bool an ensemble of ``n_networks`` honours."""
+    if not isinstance(return_std, (bool, np.bool_)):
+        raise ValueError(f"return_std must be True or False, got {return_std!r}.")
+    if return_std and n_networks < 2:
+        raise ValueError(
+            f"return_std=True needs n_ensemble >= 2: the standard deviation is taken across "
+            f"the networks of the ensemble, and this model has n_ensemble={n_networks}."
+        )
