@@ -25,6 +25,7 @@ __all__ = [
     "datasets",
     "dos_report",
     "embeddings",
+    "features",
     "load_model",
     "metrics",
     "model_selection",
@@ -39,6 +40,7 @@ __getattr__, __dir__ = attach(
     submodules=[
         "datasets",
         "embeddings",
+        "features",
         "metrics",
         "model_selection",
         "phonons",
@@ -54,7 +56,7 @@ __getattr__, __dir__ = attach(
         "E3NNDOSRegressor": "estimators",
         "GraphNetworkDOSRegressor": "estimators",
         "MLPDOSRegressor": "estimators",
-        "MatminerFeaturizer": "featurizers",
+        "MatminerFeaturizer": "features.crystal",
         "PotentialPhononRegressor": "estimators",
         "crystal_system": "structures",
         "dos_report": "metrics",
@@ -64,7 +66,7 @@ __getattr__, __dir__ = attach(
 )
 
 if TYPE_CHECKING:  # what the names are, for type checkers and editors
-    from . import datasets, embeddings, metrics, model_selection, phonons, thermo, tuning
+    from . import datasets, features, metrics, model_selection, phonons, thermo, tuning
     from .estimators import (
         PAPER_PARAMS,
         DOSTransformerRegressor,
@@ -75,7 +77,7 @@ if TYPE_CHECKING:  # what the names are, for type checkers and editors
         PotentialPhononRegressor,
         tree_reference,
     )
-    from .featurizers import MatminerFeaturizer
+    from .features.crystal import MatminerFeaturizer
     from .metrics import dos_report
     from .model_files import load_model
     from .spectra import DOSGrid

@@ -14,7 +14,7 @@ import torch
 from pymatgen.core import Structure
 from torch_geometric.data import Batch, Data
 
-from .features import atomic_masses, element_table
+from .features.elements import atomic_masses, element_table
 
 _AMU_PER_A3_TO_G_PER_CM3 = 1.66053906660
 
@@ -43,7 +43,7 @@ def structure_to_graph(
     node_features : str or None, default="magpie"
         Name of the element table (see :func:`dos_estimators.features.element_table`);
         ``None`` leaves ``x`` without columns, for features set afterwards (an
-        embedding from :mod:`dos_estimators.embeddings`).
+        embedding from :mod:`dos_estimators.features.atoms`).
     index : int, optional
         Sample index for error messages.
     self_loops : bool, default=False

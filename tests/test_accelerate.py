@@ -56,7 +56,7 @@ def test_accelerate_missing_names_the_extra(monkeypatch):
 def test_accelerate_fine_tunes_a_potential_as_the_plain_path_does():
     pytest.importorskip("accelerate")
     pytest.importorskip("chgnet")
-    from dos_estimators.embeddings import CHGNetAtomEmbedding
+    from dos_estimators.features import CHGNetAtomEmbedding
 
     X, y = tiny_dataset()
     params = {**SMALL, "node_features": ["magpie", CHGNetAtomEmbedding(fine_tune=0.5)]}

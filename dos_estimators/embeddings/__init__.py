@@ -1,45 +1,16 @@
-"""Node features beyond element tables: learned and pretrained atom embeddings.
+"""Deprecated: the atom embeddings moved to :mod:`dos_estimators.features.atoms`.
 
-Every class here follows the node-feature protocol (``fit(structures, y=None)``,
-``transform(structures) -> list of (n_atoms, F) arrays``) and plugs into any
-structure estimator as ``node_features=``, alone or in a list with table names
-(``node_features=["magpie", "chgnet"]`` concatenates both per atom). The pretrained
-potentials can also be fine-tuned inside the estimator's network
-(``CHGNetAtomEmbedding(fine_tune=1.0)``).
+This package re-exports their names for one release and warns on import.
 """
 
-from ._base import (
-    CACHE,
-    EMBEDDINGS,
-    ElementEmbedding,
-    FeatureCache,
-    NodeFeatureUnion,
-    check_node_features,
-    is_table,
-)
-from ._contrastive import ContrastiveAtomEmbedding
-from ._potentials import (
-    CHGNetAtomEmbedding,
-    PotentialAtomEmbedding,
-    PotentialEncoder,
-    SevenNetAtomEmbedding,
-)
-from ._sites import site_descriptors
-from ._vae import VAEAtomEmbedding
+import warnings
 
-__all__ = [
-    "CACHE",
-    "EMBEDDINGS",
-    "CHGNetAtomEmbedding",
-    "ContrastiveAtomEmbedding",
-    "ElementEmbedding",
-    "FeatureCache",
-    "NodeFeatureUnion",
-    "PotentialAtomEmbedding",
-    "PotentialEncoder",
-    "SevenNetAtomEmbedding",
-    "VAEAtomEmbedding",
-    "check_node_features",
-    "is_table",
-    "site_descriptors",
-]
+from ..features.atoms import *  # noqa: F403
+from ..features.atoms import __all__  # noqa: F401
+
+warnings.warn(
+    "dos_estimators.embeddings is deprecated and will be removed in the next release; "
+    "import from dos_estimators.features (or dos_estimators.features.atoms) instead.",
+    DeprecationWarning,
+    stacklevel=2,
+)

@@ -16,8 +16,8 @@ from torch.utils.data import default_collate
 
 from .._cpu import cpu_turns
 from .._torch import deterministic, seeded  # noqa: F401 (seeded: for the subclasses)
-from ..embeddings import check_node_features
-from ..featurizers import check_crystal_features
+from ..features.atoms import check_node_features
+from ..features.crystal import check_crystal_features
 from ..graphs import CRYSTAL_ATTR_NAMES, collate_graphs
 from ..metrics import r2_pooled
 from ..nn import DOSTransformerLoss

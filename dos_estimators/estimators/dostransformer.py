@@ -24,6 +24,7 @@ from ..nn import (
 from ..structures import CRYSTAL_SYSTEMS, DEFAULT_SYMPREC, crystal_systems
 from .base import DOSDataset, GraphDOSRegressor, check_energies, seeded
 from .prior import PRIOR_LADDER
+from .validation import check_return_std
 
 LR_SCHEDULES = ("onecycle", "constant")
 
@@ -105,7 +106,7 @@ class DOSTransformerRegressor(GraphDOSRegressor):
         ``"magpie"``, ``"matscholar"``, ``"megnet"``, ``"cgcnn"``), an atom
         embedding (``"chgnet"``, ``"vae"``, ``"contrastive"``, or an object with
         ``fit(structures, y=None)`` and ``transform(structures)`` returning one
-        ``(n_atoms, F)`` array per structure; see :mod:`dos_estimators.embeddings`),
+        ``(n_atoms, F)`` array per structure; see :mod:`dos_estimators.features.atoms`),
         or a list of these whose columns are concatenated per atom. Embeddings are
         cloned and fitted on the structures and DOS passed to ``fit``. The default,
         Magpie's 22 element properties beside CHGNet 0.3.0's 64 pretrained per-atom
@@ -519,7 +520,7 @@ class DOSTransformerRegressor(GraphDOSRegressor):
             (they get the mean prompt).
         """
         check_is_fitted(self, "net_")
-        self._check_return_std(return_std)
+        check_return_std(return_std, len(self.nets_))
         if energies is not None:
             energies = check_energies(energies, len(np.atleast_1d(energies)))
         with self._turns():

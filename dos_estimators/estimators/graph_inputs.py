@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..embeddings import NodeFeatureUnion, is_table
-from ..featurizers import CrystalFeatures
+from ..features.atoms import NodeFeatureUnion, is_table
+from ..features.crystal import CrystalFeatures
 from ..graphs import CRYSTAL_ATTR_NAMES, structures_to_graphs
 from ..nn import ATOM_ENCODER_INPUT
 from ..phonons import require_energies

@@ -58,7 +58,7 @@ def components() -> dict[str, type]:
     Their state is parameters, arrays and (for the learned embeddings) one torch
     module's weights; nothing else is ever instantiated from a file.
     """
-    from ..embeddings import (
+    from ..features.atoms import (
         CHGNetAtomEmbedding,
         ContrastiveAtomEmbedding,
         ElementEmbedding,
@@ -66,7 +66,7 @@ def components() -> dict[str, type]:
         SevenNetAtomEmbedding,
         VAEAtomEmbedding,
     )
-    from ..embeddings._sites import Standardizer
+    from ..features.atoms.learned import Standardizer
     from ..phonons import PotentialPhonons
 
     classes = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sklearn.ensemble import ExtraTreesRegressor
 from sklearn.pipeline import Pipeline
 
-from ..featurizers import magpie_density_features
+from ..features.crystal import magpie_density_features
 
 
 def tree_reference(n_estimators=300, random_state=None, n_jobs=None) -> Pipeline:
@@ -28,7 +28,7 @@ def tree_reference(n_estimators=300, random_state=None, n_jobs=None) -> Pipeline
     -------
     sklearn.pipeline.Pipeline
         Steps ``"features"`` (a ``FeatureUnion`` of two
-        :class:`~dos_estimators.featurizers.MatminerFeaturizer`) and ``"trees"``.
+        :class:`~dos_estimators.features.MatminerFeaturizer`) and ``"trees"``.
         Takes a list of Structures (or ASE Atoms) and a DOS matrix.
 
     Examples

@@ -29,17 +29,17 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from .._validation import is_real
-from ..features import NODE_FEATURES, element_table
-from ..featurizers import unfitted_copy
-from ..structures import structure_key
+from ..._validation import is_real
+from ...structures import structure_key
+from ..crystal import unfitted_copy
+from ..elements import NODE_FEATURES, element_table
 
 # name -> (module, class) of the package's embeddings reachable by a string.
 EMBEDDINGS = {
-    "chgnet": ("._potentials", "CHGNetAtomEmbedding"),
-    "sevennet": ("._potentials", "SevenNetAtomEmbedding"),
-    "vae": ("._vae", "VAEAtomEmbedding"),
-    "contrastive": ("._contrastive", "ContrastiveAtomEmbedding"),
+    "chgnet": (".pretrained", "CHGNetAtomEmbedding"),
+    "sevennet": (".pretrained", "SevenNetAtomEmbedding"),
+    "vae": (".vae", "VAEAtomEmbedding"),
+    "contrastive": (".contrastive", "ContrastiveAtomEmbedding"),
 }
 """Names of the package's embeddings accepted as ``node_features`` besides the tables."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._sites import SiteEmbedding
+from .learned import SiteEmbedding
 
 
 class _VAE(nn.Module):
@@ -35,7 +35,7 @@ class VAEAtomEmbedding(SiteEmbedding):
 
     Each site is described by its element, a radial histogram of its neighbours and
     the mean element features of its neighbours
-    (:func:`~dos_estimators.embeddings.site_descriptors`). A variational
+    (:func:`~dos_estimators.features.site_descriptors`). A variational
     auto-encoder learns to reconstruct these descriptors, standardised, through a
     ``latent_dim``-wide Gaussian bottleneck; a site's embedding is its latent mean.
     Unsupervised: ``y`` is ignored. Use it as ``node_features=VAEAtomEmbedding()``

@@ -11,16 +11,16 @@ from conftest import isolated_atom_cell, rock_salt, tiny_dataset, tiny_transform
 from sklearn.base import clone
 
 from dos_estimators import GraphNetworkDOSRegressor
-from dos_estimators.embeddings import (
+from dos_estimators.features import (
     CACHE,
     ContrastiveAtomEmbedding,
     ElementEmbedding,
     FeatureCache,
     NodeFeatureUnion,
     VAEAtomEmbedding,
+    element_table,
     site_descriptors,
 )
-from dos_estimators.features import element_table
 from dos_estimators.structures import structure_key
 
 
@@ -210,10 +210,10 @@ POTENTIALS = {
 def test_potential_features_are_standardised_on_the_training_atoms(option):
     package, name, width = POTENTIALS[option]
     pytest.importorskip(package)
-    from dos_estimators import embeddings
+    from dos_estimators import features
 
     X, y = tiny_dataset()
-    embedding = getattr(embeddings, name)().fit(X[:6])
+    embedding = getattr(features, name)().fit(X[:6])
     train = np.concatenate(embedding.transform(X[:6]))
     assert train.shape == (sum(len(s) for s in X[:6]), width)
     assert np.isfinite(train).all()
@@ -227,7 +227,7 @@ def test_potential_features_are_standardised_on_the_training_atoms(option):
 
 def test_sevennet_batches_give_the_features_of_single_structures():
     pytest.importorskip("sevenn")
-    from dos_estimators.embeddings import SevenNetAtomEmbedding
+    from dos_estimators.features import SevenNetAtomEmbedding
 
     X, _ = tiny_dataset()
     CACHE.clear()
@@ -247,8 +247,8 @@ def test_chgnet_features_are_its_own_forward_pass_read_midway():
 
     import torch
 
-    from dos_estimators.embeddings import CHGNetAtomEmbedding
-    from dos_estimators.embeddings._potentials import _chgnet
+    from dos_estimators.features import CHGNetAtomEmbedding
+    from dos_estimators.features.atoms.pretrained import _chgnet
 
     X, _ = tiny_dataset()
     structures = [*X[:4], isolated_atom_cell()]
@@ -276,11 +276,11 @@ def test_chgnet_features_are_its_own_forward_pass_read_midway():
 
 @pytest.mark.parametrize("option", POTENTIALS)
 def test_potential_missing_names_the_extra(option, monkeypatch):
-    from dos_estimators import embeddings
-    from dos_estimators.embeddings import _potentials
+    from dos_estimators import features
+    from dos_estimators.features.atoms import pretrained
 
     package, name, _ = POTENTIALS[option]
-    loader = getattr(_potentials, f"_{option}")
+    loader = getattr(pretrained, f"_{option}")
     for module in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
         monkeypatch.setitem(sys.modules, module, None)
     monkeypatch.setitem(sys.modules, package, None)
@@ -288,7 +288,7 @@ def test_potential_missing_names_the_extra(option, monkeypatch):
     CACHE.clear()
     try:
         with pytest.raises(ImportError, match=rf"dos_estimators\[{option}\]"):
-            getattr(embeddings, name)().fit([rock_salt()])
+            getattr(features, name)().fit([rock_salt()])
     finally:
         loader.cache_clear()
 
@@ -299,17 +299,17 @@ def test_a_fine_tuned_potential_starts_from_the_frozen_features(option):
     pytest.importorskip(package)
     import torch
 
-    from dos_estimators import embeddings
+    from dos_estimators import features
 
     X, _ = tiny_dataset()
-    embedding = getattr(embeddings, name)(fine_tune=0.5).fit(X[:6])
+    embedding = getattr(features, name)(fine_tune=0.5).fit(X[:6])
     encoder = embedding.encoder()
     assert encoder.n_features == width and encoder.lr_ratio == 0.5
     assert all(p.requires_grad for p in encoder.network.parameters())
     with torch.no_grad():
         encoded = encoder(embedding.encoder_inputs(X)).numpy()
     np.testing.assert_allclose(encoded, np.concatenate(embedding.transform(X)), atol=1e-5)
-    assert getattr(embeddings, name)().fit(X[:6]).encoder() is None, "fine_tune=0: frozen"
+    assert getattr(features, name)().fit(X[:6]).encoder() is None, "fine_tune=0: frozen"
 
 
 def test_fine_tuning_trains_a_copy_of_chgnet_at_its_fraction_of_the_rate(tmp_path):
@@ -317,8 +317,8 @@ def test_fine_tuning_trains_a_copy_of_chgnet_at_its_fraction_of_the_rate(tmp_pat
     import torch
 
     from dos_estimators import load_model
-    from dos_estimators.embeddings import CHGNetAtomEmbedding
-    from dos_estimators.embeddings._potentials import _chgnet
+    from dos_estimators.features import CHGNetAtomEmbedding
+    from dos_estimators.features.atoms.pretrained import _chgnet
 
     X, y = tiny_dataset()
     pretrained = {k: v.clone() for k, v in _chgnet("0.3.0").state_dict().items()}
@@ -351,7 +351,7 @@ def test_fine_tuning_trains_a_copy_of_chgnet_at_its_fraction_of_the_rate(tmp_pat
 
 def test_a_baseline_with_only_fine_tuned_features_reads_them_from_its_network():
     pytest.importorskip("chgnet")
-    from dos_estimators.embeddings import CHGNetAtomEmbedding
+    from dos_estimators.features import CHGNetAtomEmbedding
 
     X, y = tiny_dataset()
     model = GraphNetworkDOSRegressor(
@@ -363,8 +363,8 @@ def test_a_baseline_with_only_fine_tuned_features_reads_them_from_its_network():
 
 
 def test_checkpoints_tell_fine_tuning_settings_apart():
-    from dos_estimators.embeddings import CHGNetAtomEmbedding
     from dos_estimators.estimators.checkpoint import fingerprint
+    from dos_estimators.features import CHGNetAtomEmbedding
 
     def of(embedding):
         return fingerprint(tiny_transformer(node_features=["magpie", embedding]), {})
@@ -375,7 +375,7 @@ def test_checkpoints_tell_fine_tuning_settings_apart():
 
 
 def test_potential_embeddings_from_before_fine_tuning_still_clone():
-    from dos_estimators.embeddings import CHGNetAtomEmbedding
+    from dos_estimators.features import CHGNetAtomEmbedding
 
     old = CHGNetAtomEmbedding()
     del old.__dict__["fine_tune"]  # as unpickled from a version without the parameter
@@ -385,8 +385,8 @@ def test_potential_embeddings_from_before_fine_tuning_still_clone():
 
 def test_fine_tuned_inputs_digest_the_same_every_time():
     pytest.importorskip("chgnet")
-    from dos_estimators.embeddings import CHGNetAtomEmbedding
     from dos_estimators.estimators.checkpoint import inputs_digest
+    from dos_estimators.features import CHGNetAtomEmbedding
 
     X, y = tiny_dataset()
     model = tiny_transformer(node_features=[CHGNetAtomEmbedding(fine_tune=0.1)]).fit(X, y)
@@ -395,7 +395,7 @@ def test_fine_tuned_inputs_digest_the_same_every_time():
 
 def test_fine_tuning_two_potentials_at_once_is_refused():
     pytest.importorskip("chgnet")
-    from dos_estimators.embeddings import CHGNetAtomEmbedding
+    from dos_estimators.features import CHGNetAtomEmbedding
 
     X, y = tiny_dataset()
     both = [CHGNetAtomEmbedding(fine_tune=0.1), CHGNetAtomEmbedding(model="0.3.0", fine_tune=1.0)]
@@ -405,7 +405,7 @@ def test_fine_tuning_two_potentials_at_once_is_refused():
 
 @pytest.mark.parametrize("value", [-0.1, float("nan"), float("inf"), "0.1", None])
 def test_fine_tune_must_be_a_non_negative_number(value):
-    from dos_estimators.embeddings import CHGNetAtomEmbedding
+    from dos_estimators.features import CHGNetAtomEmbedding
 
     with pytest.raises(ValueError, match="fine_tune must be a non-negative number"):
         CHGNetAtomEmbedding(fine_tune=value).fit([rock_salt()])
@@ -472,3 +472,20 @@ def test_predict_uses_what_fit_learned_not_parameters_changed_since():
     np.testing.assert_array_equal(model.predict(X), expected)
     model.set_params(node_features="vae")
     np.testing.assert_array_equal(model.predict(X), expected)
+
+
+@pytest.mark.parametrize(
+    "old, new, name",
+    [
+        ("dos_estimators.embeddings", "dos_estimators.features.atoms", "NodeFeatureUnion"),
+        ("dos_estimators.featurizers", "dos_estimators.features.crystal", "MatminerFeaturizer"),
+    ],
+)
+def test_old_homes_of_the_features_warn_and_give_the_same_objects(old, new, name):
+    import importlib
+
+    sys.modules.pop(old, None)
+    with pytest.warns(DeprecationWarning, match=f"{old} is deprecated"):
+        module = importlib.import_module(old)
+    assert getattr(module, name) is getattr(importlib.import_module(new), name)
+    assert set(module.__all__) == set(importlib.import_module(new).__all__)

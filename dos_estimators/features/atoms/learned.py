@@ -8,11 +8,11 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from .._cpu import pause
-from .._torch import seeded
-from .._validation import is_integer
-from ..features import element_table
-from ._base import CACHE
+from ..._cpu import pause
+from ..._torch import seeded
+from ..._validation import is_integer
+from ..elements import element_table
+from .union import CACHE
 
 
 def site_descriptors(structures, table="magpie", cutoff=6.0, n_bins=12) -> list[np.ndarray]:

@@ -247,3 +247,12 @@ def element_table(name: str = "magpie") -> ElementTable:
     values.setflags(write=False)
     supported.setflags(write=False)
     return ElementTable(name=name, values=values, supported=supported)
+
+
+__all__ = [
+    "ElementTable",
+    "MAX_Z",
+    "NODE_FEATURES",
+    "atomic_masses",
+    "element_table",
+]

@@ -26,11 +26,11 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from .._cpu import pause
-from .._torch import deterministic
-from .._validation import is_integer, is_real
-from ._base import CACHE
-from ._sites import Standardizer
+from ..._cpu import pause
+from ..._torch import deterministic
+from ..._validation import is_integer, is_real
+from .learned import Standardizer
+from .union import CACHE
 
 
 def _import(module: str, option: str, extra: str):
@@ -91,7 +91,7 @@ class PotentialAtomEmbedding(BaseEstimator):
     ``model``, ``standardize``, ``fine_tune``, ``batch_size`` and ``verbose``, and
     implement :meth:`_network`, :meth:`_graphs` and :meth:`_encode`. Frozen
     features are computed once per distinct structure and cached (see
-    :class:`~dos_estimators.embeddings.FeatureCache`); ``fit`` only learns the column
+    :class:`~dos_estimators.features.FeatureCache`); ``fit`` only learns the column
     means and scales of the training atoms.
     """
 
@@ -246,7 +246,7 @@ class CHGNetAtomEmbedding(PotentialAtomEmbedding):
     downloaded. Each atom's 64 features before CHGNet's last convolution (the ones
     it reads magnetic moments from) are its embedding. With ``fine_tune=0`` they are
     frozen, computed once per distinct structure and cached (see
-    :class:`~dos_estimators.embeddings.FeatureCache`), and ``fit`` only learns the
+    :class:`~dos_estimators.features.FeatureCache`), and ``fit`` only learns the
     column means and scales of the training atoms; with ``fine_tune > 0`` a copy of
     CHGNet trains inside the estimator's network.
 

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch_geometric.utils import scatter
 
-from ._sites import SiteEmbedding
+from .learned import SiteEmbedding
 
 
 def _mlp(n_in: int, hidden: int, n_out: int) -> nn.Sequential:
@@ -45,7 +45,7 @@ class ContrastiveAtomEmbedding(SiteEmbedding):
     and a DOS encoder map into one space and are trained with InfoNCE over the
     batch: a crystal's embedding must be closer to its own DOS's than to the other
     crystals' DOS. The structure encoder here is a per-site perceptron over the
-    site descriptors (:func:`~dos_estimators.embeddings.site_descriptors`),
+    site descriptors (:func:`~dos_estimators.features.site_descriptors`),
     mean-pooled and projected; after training, its per-site outputs (before
     pooling) are the embedding. Supervised: ``fit`` needs the DOS ``y`` of the
     training crystals, which an estimator passes when it fits the embedding.
