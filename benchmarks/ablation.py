@@ -30,17 +30,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from common import (
-    SPLITS,
-    mean_std_cell,
-    model_settings,
-    run_row,
-    save_row,
-    settings_hash,
-    split_data,
-    split_indices,
-    write_docs_block,
-)
+from bench.fits import SPLITS, run_row, split_data, split_indices
+from bench.reports import mean_std_cell, write_docs_block
+from bench.rows import model_settings, save_row, settings_hash
 
 from dos_estimators import PAPER_PARAMS, DOSTransformerRegressor, dos_report
 from dos_estimators.datasets import load_phonon_dos

@@ -31,8 +31,19 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import common
 import numpy as np
+from bench.cli import add_common_arguments, add_row_arguments, add_seed_arguments, finish_arguments
+from bench.fits import SPLITS
+from bench.reports import (
+    group_rows,
+    hardware_note,
+    mean_std_cell,
+    model_table,
+    publish_report,
+    split_sizes,
+)
+from bench.rows import load_fit_rows, row_file_name
+from bench.runs import make_folders, run_seeds, stored_rows, write_results
 
 from dos_estimators.datasets import load_electron_dos
 from dos_estimators.metrics import property_probe_score
@@ -57,11 +68,11 @@ REVISION = 1
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    common.add_common_arguments(parser, models=["all"], out="results/electron")
-    common.add_seed_arguments(parser)
+    add_common_arguments(parser, models=["all"], out="results/electron")
+    add_seed_arguments(parser)
     parser.add_argument("--dataset", default="edos_gpaw", help="name or path for the loader")
-    common.add_row_arguments(parser, rows=ROWS, docs="docs/results.md")
-    return common.finish_arguments(parser.parse_args(argv))
+    add_row_arguments(parser, rows=ROWS, docs="docs/results.md")
+    return finish_arguments(parser.parse_args(argv))
 
 
 def dataset_name(dataset: str) -> str:
@@ -72,12 +83,12 @@ def dataset_name(dataset: str) -> str:
 def row_file(args, dataset: str, split: str, key: str, seed: int) -> str:
     """File name of one fit's row; it changes whenever the fit's settings do."""
     name = dataset_name(dataset)
-    return common.row_file_name(args, [name, split], key, seed, revision=REVISION, dataset=name)
+    return row_file_name(args, [name, split], key, seed, revision=REVISION, dataset=name)
 
 
 def load_rows(folder) -> list[dict]:
     """The electron rows of ``folder`` that today's settings would write."""
-    return common.load_fit_rows(folder, row_file, where=("dataset", "split"))
+    return load_fit_rows(folder, row_file, where=("dataset", "split"))
 
 
 def report(rows) -> str:
@@ -99,35 +110,35 @@ def report(rows) -> str:
         "listed. R² per crystal is the paper's R². gap MSE (eV²) is the band-gap error of "
         "the probe (extra trees from the true DOS of the training crystals to their gap) fed "
         f"each model's predicted test DOS; its floor is the same probe on the true test DOS. "
-        f"{common.hardware_note(rows)}\n"
+        f"{hardware_note(rows)}\n"
     ]
-    groups = common.group_rows(rows, "dataset", "split")
+    groups = group_rows(rows, "dataset", "split")
     for dataset in sorted({r["dataset"] for r in rows}):
-        for split, split_label in common.SPLITS.items():
+        for split, split_label in SPLITS.items():
             mine = [r for r in rows if (r["dataset"], r["split"]) == (dataset, split)]
             if not mine:
                 continue
             floors = {r["seed"]: r["gap_mse_true_dos"] for r in mine}
-            floor = common.mean_std_cell(list(floors.values()), unit=" eV²")
+            floor = mean_std_cell(list(floors.values()), unit=" eV²")
             title = (
-                f"**`{dataset_name(dataset)}`, {split_label}** ({common.split_sizes(mine)}; "
+                f"**`{dataset_name(dataset)}`, {split_label}** ({split_sizes(mine)}; "
                 f"gap probe on the true DOS: {floor})\n"
             )
             table = {k: g for k, g in groups.items() if k[:2] == (dataset, split)}
-            lines += common.model_table(title, table, GAP_COLUMN)
+            lines += model_table(title, table, GAP_COLUMN)
     return "\n".join(lines)
 
 
 def main(argv=None):
     args = parse_args(argv)
     if args.report:
-        return common.publish_report(args, SCRIPT, ROWS, FIT_OPTIONS, load_rows, report)
-    out, folder = common.make_folders(args, ROWS)
+        return publish_report(args, SCRIPT, ROWS, FIT_OPTIONS, load_rows, report)
+    out, folder = make_folders(args, ROWS)
 
     def path_of(split, key, seed):
         return folder / row_file(args, args.dataset, split, key, seed)
 
-    stored, todo = common.stored_rows(args, folder, path_of)
+    stored, todo = stored_rows(args, folder, path_of)
     electron = None
     if todo:
         electron = load_electron_dos(args.dataset, data_home=args.data_home, n_jobs=args.n_jobs)
@@ -152,17 +163,15 @@ def main(argv=None):
 
     rows = []
     title = f"Electron DOS ({args.dataset})"
-    seeds = common.run_seeds(
-        args, electron, stored, path_of, probe, title, "; gap MSE in eV²", METRICS
-    )
+    seeds = run_seeds(args, electron, stored, path_of, probe, title, "; gap MSE in eV²", METRICS)
     for results in seeds:
         rows += results.values()
         floors = {row["split"]: row["gap_mse_true_dos"] for row in results.values()}
         print(
             "probe on true DOS (floor): "
-            + ", ".join(f"{common.SPLITS[s]} {floor:.3f} eV²" for s, floor in floors.items())
+            + ", ".join(f"{SPLITS[s]} {floor:.3f} eV²" for s, floor in floors.items())
         )
-    return common.write_results(args, out, folder, rows, dataset=args.dataset)
+    return write_results(args, out, folder, rows, dataset=args.dataset)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import machine_record, mean_std_cell, write_docs_block
+from bench.measure import machine_record
+from bench.reports import mean_std_cell, write_docs_block
 from priors import covered, priors_path
 from sklearn.model_selection import KFold
 from zero_shot import BLEND, scores

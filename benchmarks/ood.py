@@ -31,8 +31,22 @@ import argparse
 import copy
 import time
 
-import common
 import numpy as np
+from bench.cli import add_common_arguments, add_row_arguments, add_seed_arguments, finish_arguments
+from bench.fits import SPLITS
+from bench.reports import (
+    REPORT_METRICS,
+    group_rows,
+    hardware_note,
+    mean_std_cell,
+    model_table,
+    publish_report,
+    row_label,
+    seeds_cell,
+    split_sizes,
+)
+from bench.rows import load_fit_rows, row_file_name
+from bench.runs import make_folders, run_seeds, stored_rows, write_results
 
 from dos_estimators import dos_report
 from dos_estimators.datasets import load_phonon_dos
@@ -55,17 +69,17 @@ FINE_TUNE_LINES = (
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    common.add_common_arguments(parser, models=DEFAULT_MODELS, out="results/ood")
-    common.add_seed_arguments(parser)
+    add_common_arguments(parser, models=DEFAULT_MODELS, out="results/ood")
+    add_seed_arguments(parser)
     parser.add_argument("--fine-tune", action="store_true", help="also run the Table 3 study")
     parser.add_argument("--fine-tune-epochs", type=int, default=50)
-    common.add_row_arguments(parser, rows=ROWS, docs="docs/results.md")
-    return common.finish_arguments(parser.parse_args(argv))
+    add_row_arguments(parser, rows=ROWS, docs="docs/results.md")
+    return finish_arguments(parser.parse_args(argv))
 
 
 def row_file(args, split: str, key: str, seed: int) -> str:
     """File name of one fit's row; it changes whenever the fit's settings do."""
-    return common.row_file_name(args, [split], key, seed, revision=REVISION)
+    return row_file_name(args, [split], key, seed, revision=REVISION)
 
 
 def fine_tuned(args, split: str, key: str) -> bool:
@@ -82,7 +96,7 @@ def has_fine_tune(args, split: str, key: str, row: dict) -> bool:
 
 def load_rows(folder) -> list[dict]:
     """The OOD rows of ``folder`` that today's settings would write."""
-    return common.load_fit_rows(folder, row_file)
+    return load_fit_rows(folder, row_file)
 
 
 def fine_tune_study(model, X_test, y_test, seed, epochs):
@@ -120,25 +134,25 @@ def report(rows) -> str:
     """
     lines = [
         "Test crystals of each split; mean ± standard deviation (population) over the seeds "
-        f"listed. R² per crystal is the paper's R². {common.hardware_note(rows)}\n"
+        f"listed. R² per crystal is the paper's R². {hardware_note(rows)}\n"
     ]
-    groups = common.group_rows(rows, "split")
-    for split, split_label in common.SPLITS.items():
+    groups = group_rows(rows, "split")
+    for split, split_label in SPLITS.items():
         mine = [r for r in rows if r["split"] == split]
         if not mine:
             continue
-        title = f"**{split_label}** ({common.split_sizes(mine)})\n"
-        lines += common.model_table(title, {k: g for k, g in groups.items() if k[0] == split})
+        title = f"**{split_label}** ({split_sizes(mine)})\n"
+        lines += model_table(title, {k: g for k, g in groups.items() if k[0] == split})
     tuned_groups = [(k, [r for r in g if "fine_tune" in r]) for k, g in groups.items()]
-    tuned_groups.sort(key=lambda item: list(common.SPLITS).index(item[0][0]))
+    tuned_groups.sort(key=lambda item: list(SPLITS).index(item[0][0]))
     for (split, key, variant), tuned in tuned_groups:
         for epochs in sorted({r["fine_tune"]["epochs"] for r in tuned}):
             mine = [r for r in tuned if r["fine_tune"]["epochs"] == epochs]
             studies = [r["fine_tune"] for r in mine]
             counts = sorted({(s["n_fine_tune"], s["n_scored"]) for s in studies})
             lines += [
-                f"**Prompt fine-tuning (Table 3), {common.SPLITS[split]}**, "
-                f"{common.row_label(key, variant)}, seeds {common.seeds_cell(mine)}: "
+                f"**Prompt fine-tuning (Table 3), {SPLITS[split]}**, "
+                f"{row_label(key, variant)}, seeds {seeds_cell(mine)}: "
                 f"fine-tuned for {epochs} epochs on 10 % of the test crystals, scored before "
                 "and after on the other 90 % "
                 f"({', '.join(f'{a} tuned, {b} scored' for a, b in counts)})\n",
@@ -146,10 +160,7 @@ def report(rows) -> str:
                 "| --- | --- | --- | --- | --- |",
             ]
             for line, label in FINE_TUNE_LINES:
-                cells = [
-                    common.mean_std_cell([s[line][m] for s in studies])
-                    for m in common.REPORT_METRICS
-                ]
+                cells = [mean_std_cell([s[line][m] for s in studies]) for m in REPORT_METRICS]
                 lines.append(f"| {label} | " + " | ".join(cells) + " |")
             lines.append("")
     return "\n".join(lines)
@@ -160,7 +171,7 @@ def print_fine_tune(row) -> None:
     study = row["fine_tune"]
     print(
         f"\nFine-tuning DOSTransformer on {study['n_fine_tune']} "
-        f"{common.SPLITS[row['split']]} test crystals ({study['epochs']} epochs, "
+        f"{SPLITS[row['split']]} test crystals ({study['epochs']} epochs, "
         f"seed {row['seed']}), scored on the other {study['n_scored']}:"
     )
     for label, _ in FINE_TUNE_LINES:
@@ -174,13 +185,13 @@ def print_fine_tune(row) -> None:
 def main(argv=None):
     args = parse_args(argv)
     if args.report:
-        return common.publish_report(args, SCRIPT, ROWS, FIT_OPTIONS, load_rows, report)
-    out, folder = common.make_folders(args, ROWS)
+        return publish_report(args, SCRIPT, ROWS, FIT_OPTIONS, load_rows, report)
+    out, folder = make_folders(args, ROWS)
 
     def path_of(split, key, seed):
         return folder / row_file(args, split, key, seed)
 
-    stored, todo = common.stored_rows(
+    stored, todo = stored_rows(
         args, folder, path_of, complete=lambda *fit: has_fine_tune(args, *fit)
     )
     phonon = load_phonon_dos(data_home=args.data_home, n_jobs=args.n_jobs) if todo else None
@@ -192,12 +203,12 @@ def main(argv=None):
             )
 
     rows = []
-    for results in common.run_seeds(args, phonon, stored, path_of, fine_tune, "Phonon DOS"):
+    for results in run_seeds(args, phonon, stored, path_of, fine_tune, "Phonon DOS"):
         rows += results.values()
         for row in results.values():
             if "fine_tune" in row:
                 print_fine_tune(row)
-    return common.write_results(args, out, folder, rows)
+    return write_results(args, out, folder, rows)
 
 
 if __name__ == "__main__":

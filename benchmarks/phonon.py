@@ -31,9 +31,15 @@ import json
 import platform
 import time
 
-import common
 import numpy as np
 import torch
+from bench.cli import add_common_arguments, add_row_arguments, add_seed_arguments, finish_arguments
+from bench.fits import run_row, split_data, split_indices
+from bench.models import MODELS, build
+from bench.reports import group_rows, hardware_note, model_table, publish_report, split_sizes
+from bench.rows import fit_record, load_fit_rows, read_stored, row_file_name, save_row, split_record
+from bench.runs import make_folders, run_record
+from bench.thermo_rows import thermo_record
 
 from dos_estimators.datasets import load_phonon_dos
 
@@ -57,20 +63,20 @@ N_EXAMPLES = 6
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    common.add_common_arguments(parser, models=["dostransformer"], out="results/phonon", verbose=1)
-    common.add_seed_arguments(parser, splits=False)
-    common.add_row_arguments(parser, rows=ROWS, docs="docs/results.md")
-    return common.finish_arguments(parser.parse_args(argv))
+    add_common_arguments(parser, models=["dostransformer"], out="results/phonon", verbose=1)
+    add_seed_arguments(parser, splits=False)
+    add_row_arguments(parser, rows=ROWS, docs="docs/results.md")
+    return finish_arguments(parser.parse_args(argv))
 
 
 def row_file(args, key: str, seed: int) -> str:
     """File name of one fit's row; it changes whenever the fit's settings do."""
-    return common.row_file_name(args, [], key, seed, revision=REVISION)
+    return row_file_name(args, [], key, seed, revision=REVISION)
 
 
 def load_rows(folder) -> list[dict]:
     """The phonon rows of ``folder`` that today's settings would write (read by thermo.py)."""
-    return common.load_fit_rows(folder, row_file, where=())
+    return load_fit_rows(folder, row_file, where=())
 
 
 def fit(key: str, seed: int, args, data, indices) -> dict:
@@ -79,7 +85,7 @@ def fit(key: str, seed: int, args, data, indices) -> dict:
     Parameters
     ----------
     key : str
-        Row of :data:`common.MODELS`.
+        Row of :data:`bench.models.MODELS`.
     seed : int
         Split and model seed.
     args : argparse.Namespace
@@ -92,16 +98,16 @@ def fit(key: str, seed: int, args, data, indices) -> dict:
     Returns
     -------
     dict
-        :func:`common.run_row`'s row with the command and machine, the split's test
+        :func:`bench.fits.run_row`'s row with the command and machine, the split's test
         crystals, C_V and S at 300 K of each test crystal from the predicted and the
         true DOS (``thermo``), and the predicted DOS of the first test crystals
         (``example_dos``).
     """
-    split = common.split_data(data.structures, data.dos, indices)
-    row, y_pred = common.run_row(key, common.build(key, args, seed), split)
-    row.update(split="id", **common.fit_record(args, seed))
-    row.update(common.split_record(indices, data.material_ids))
-    row["thermo"] = common.thermo_record(split[5], y_pred, data.energies, split[2])
+    split = split_data(data.structures, data.dos, indices)
+    row, y_pred = run_row(key, build(key, args, seed), split)
+    row.update(split="id", **fit_record(args, seed))
+    row.update(split_record(indices, data.material_ids))
+    row["thermo"] = thermo_record(split[5], y_pred, data.energies, split[2])
     row["example_dos"] = np.asarray(y_pred[:N_EXAMPLES], dtype=float).tolist()
     return row
 
@@ -120,10 +126,10 @@ def report(rows) -> str:
         One table, a line per model and variant, beside the paper's numbers.
     """
     title = (
-        f"Test crystals of the seeded 80/10/10 split ({common.split_sizes(rows)}); mean ± "
+        f"Test crystals of the seeded 80/10/10 split ({split_sizes(rows)}); mean ± "
         "standard deviation (population) over the seeds listed. R² per crystal is the paper's "
         "R²; struct/s is prediction throughput (graphs + network). "
-        f"{common.hardware_note(rows)}\n"
+        f"{hardware_note(rows)}\n"
     )
 
     def throughput(group):
@@ -134,7 +140,7 @@ def report(rows) -> str:
         return " / ".join(f"{v:.3f}" for v in numbers) if numbers else "—"
 
     after = {"struct/s": throughput, "paper MSE×10 / MAE / R²": paper}
-    return "\n".join(common.model_table(title, common.group_rows(rows), after=after))
+    return "\n".join(model_table(title, group_rows(rows), after=after))
 
 
 def summarise(rows):
@@ -174,7 +180,7 @@ def print_table(summary, n_seeds):
         )
         epoch = entry["seconds_per_epoch"]
         print(
-            f"{common.MODELS[key][0]:18s} {cell(entry['mse_x10']):>{width}s} "
+            f"{MODELS[key][0]:18s} {cell(entry['mse_x10']):>{width}s} "
             f"{cell(entry['mae']):>{width}s} {cell(entry['r2_per_crystal']):>{width}s} "
             f"{cell(entry['r2_pooled']):>{pooled_width}s} "
             f"{(f'{epoch:.2f}' if epoch else '—'):>8s} {entry['fit_seconds']:8.1f} "
@@ -192,7 +198,7 @@ def plot_examples(energies, y_true, predictions, unit, path, n=6):
     for i, ax in enumerate(axes.flat[:n]):
         ax.plot(energies, y_true[i], color="black", linewidth=2, label="DFPT")
         for key, y_pred in predictions.items():
-            ax.plot(energies, y_pred[i], linewidth=1, label=common.MODELS[key][0])
+            ax.plot(energies, y_pred[i], linewidth=1, label=MODELS[key][0])
         ax.set_title(f"test crystal {i}", fontsize=9)
     for ax in axes[-1]:
         ax.set_xlabel(f"frequency ({unit.replace('^-1', '$^{-1}$')})")
@@ -206,8 +212,8 @@ def plot_examples(energies, y_true, predictions, unit, path, n=6):
 def main(argv=None):
     args = parse_args(argv)
     if args.report:
-        return common.publish_report(args, SCRIPT, ROWS, FIT_OPTIONS, load_rows, report)
-    out, folder = common.make_folders(args, ROWS)
+        return publish_report(args, SCRIPT, ROWS, FIT_OPTIONS, load_rows, report)
+    out, folder = make_folders(args, ROWS)
 
     start = time.perf_counter()
     data = load_phonon_dos(data_home=args.data_home, n_jobs=args.n_jobs)
@@ -215,24 +221,24 @@ def main(argv=None):
 
     rows, first_predictions = [], {}
     for seed in args.seeds:
-        indices = common.split_indices("id", data.structures, seed)
+        indices = split_indices("id", data.structures, seed)
         if seed == args.seeds[0]:
             y_test_first = data.dos[indices[2]]
         for key in args.models:
             path = folder / row_file(args, key, seed)
-            row = common.read_stored(path, args)
+            row = read_stored(path, args)
             if row is not None:
-                print(f"[seed {seed}] {common.MODELS[key][0]}: stored in {path}, not refitted")
+                print(f"[seed {seed}] {MODELS[key][0]}: stored in {path}, not refitted")
             else:
-                print(f"[seed {seed}] {common.MODELS[key][0]} …", flush=True)
+                print(f"[seed {seed}] {MODELS[key][0]} …", flush=True)
                 row = fit(key, seed, args, data, indices)
-                common.save_row(path, row)
+                save_row(path, row)
             rows.append(row)
             if seed == args.seeds[0]:
                 first_predictions[key] = np.asarray(row["example_dos"])
             test = row["test"]
             print(
-                f"[seed {seed}] {common.MODELS[key][0]}: MSE×10 {test['mse_x10']:.3f} "
+                f"[seed {seed}] {MODELS[key][0]}: MSE×10 {test['mse_x10']:.3f} "
                 f"MAE {test['mae']:.3f} R² {test['r2_per_crystal']:.3f} "
                 f"R² pooled {test['r2_pooled']:.3f}, fit {row['fit_seconds']:.1f} s",
                 flush=True,
@@ -241,7 +247,7 @@ def main(argv=None):
     summary = summarise(rows)
     results = {
         "models": args.models,
-        **common.run_record(args),
+        **run_record(args),
         "platform": platform.platform(),
         "n_train": rows[-1]["n_train"],
         "n_valid": rows[-1]["n_valid"],

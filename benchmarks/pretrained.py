@@ -24,13 +24,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from common import write_docs_block
+from bench.reports import write_docs_block
 from sklearn.model_selection import train_test_split
 
 import dos_estimators
 from dos_estimators import DOSTransformerRegressor, dos_report
-from dos_estimators.datasets import load_phonon_dos
-from dos_estimators.datasets._phonon import PHONON_DOS
+from dos_estimators.datasets import PHONON_DOS, load_phonon_dos
 from dos_estimators.metrics import spread_error_correlation
 from dos_estimators.plotting import plot_spread_calibration
 

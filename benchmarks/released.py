@@ -72,7 +72,8 @@ from unittest import mock
 import numpy as np
 import torch
 import torch_geometric.utils  # before any torch_scatter stand-in: torch_geometric probes for it
-from common import add_json_report_arguments, write_docs_block
+from bench.measure import add_json_report_arguments
+from bench.reports import write_docs_block
 from sklearn.exceptions import ConvergenceWarning
 
 from dos_estimators import DOSTransformerRegressor

@@ -37,7 +37,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import add_json_report_arguments, machine_record, run_json_child, save_and_report
+from bench.measure import add_json_report_arguments, machine_record, run_json_child, save_and_report
 
 SCRIPT = "benchmarks/scale.py"
 

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import add_json_report_arguments, machine_record, save_and_report
+from bench.measure import add_json_report_arguments, machine_record, save_and_report
 
 SCRIPT = "benchmarks/sharing.py"
 

@@ -50,7 +50,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import add_json_report_arguments, machine_record, run_json_child, save_and_report
+from bench.measure import add_json_report_arguments, machine_record, run_json_child, save_and_report
 
 SCRIPT = "benchmarks/speed.py"
 
@@ -92,7 +92,7 @@ def _best(function, repeats: int) -> float:
 
 
 # The load figure runs in a bare interpreter: this script's own imports (torch,
-# pymatgen, scikit-learn through common.py) would hide what importing the package costs.
+# pymatgen, scikit-learn through bench/) would hide what importing the package costs.
 LOAD_CHILD = """
 import json, sys, time
 start = time.perf_counter()

@@ -26,22 +26,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from common import (
-    THERMO_QUANTITIES,
-    THERMO_TEMPERATURE,
-    add_common_arguments,
-    add_row_arguments,
-    finish_arguments,
-    fit_record,
-    group_rows,
-    mean_std_cell,
-    no_rows_text,
-    publish,
-    row_label,
-    run_splits,
-    seeds_cell,
-    thermo_record,
-)
+from bench.cli import add_common_arguments, add_row_arguments, finish_arguments
+from bench.fits import run_splits
+from bench.reports import group_rows, mean_std_cell, no_rows_text, publish, row_label, seeds_cell
+from bench.rows import fit_record
+from bench.thermo_rows import THERMO_QUANTITIES, THERMO_TEMPERATURE, thermo_record
 from phonon import ROWS, load_rows
 from sklearn.metrics import r2_score
 
@@ -70,7 +59,7 @@ def thermo_scores(record: dict) -> dict:
     Parameters
     ----------
     record : dict
-        As :func:`common.thermo_record` makes it.
+        As :func:`bench.thermo_rows.thermo_record` makes it.
 
     Returns
     -------

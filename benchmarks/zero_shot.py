@@ -20,7 +20,9 @@ import json
 from pathlib import Path
 
 import numpy as np
-from common import machine_record, mean_std_cell, thermo_of, write_docs_block
+from bench.measure import machine_record
+from bench.reports import mean_std_cell, write_docs_block
+from bench.thermo_rows import thermo_of
 from priors import covered, priors_path
 
 from dos_estimators import PotentialPhononRegressor, tree_reference

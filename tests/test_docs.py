@@ -4,7 +4,7 @@ One ``mkdocs build --strict`` per test session, into a temporary folder: a broke
 anchor, a page missing from the nav, a docstring griffe cannot parse, an unresolved
 cross-reference all fail it. The API reference is rendered from the docstrings, and the
 results pages show the blocks that the benchmarks write between their
-``<!-- NAME:begin -->`` / ``<!-- NAME:end -->`` markers (``benchmarks/common.py:
+``<!-- NAME:begin -->`` / ``<!-- NAME:end -->`` markers (``benchmarks/bench/reports.py:
 write_docs_block``), never tables typed into the site.
 """
 
