@@ -36,7 +36,7 @@ from bench.rows import model_settings, save_row, settings_hash
 
 from dos_estimators import DOSTransformerRegressor, GraphNetworkDOSRegressor, tree_reference
 from dos_estimators.datasets import load_phonon_dos
-from dos_estimators.embeddings import CACHE, CHGNetAtomEmbedding, NodeFeatureUnion, is_table
+from dos_estimators.features import CACHE, CHGNetAtomEmbedding, NodeFeatureUnion, is_table
 from dos_estimators.model_selection import FormulaGroupSplit
 
 # name: (label, node_features)

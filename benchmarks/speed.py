@@ -126,7 +126,7 @@ def measure_parallel(args) -> dict:
     from matminer.featurizers.composition import ElementProperty
     from matminer.featurizers.structure import SiteStatsFingerprint
 
-    from dos_estimators.featurizers import MatminerFeaturizer
+    from dos_estimators.features import MatminerFeaturizer
     from dos_estimators.graphs import structures_to_graphs
     from dos_estimators.structures import clear_crystal_system_cache, crystal_systems
 
@@ -185,8 +185,8 @@ def measure_predict(args) -> dict:
     import warnings
 
     from dos_estimators import DOSTransformerRegressor
-    from dos_estimators.embeddings import CACHE
     from dos_estimators.estimators.base import DOSDataset
+    from dos_estimators.features import CACHE
     from dos_estimators.graphs import structures_to_graphs
     from dos_estimators.structures import (
         check_structures,
@@ -243,14 +243,14 @@ def measure_predict(args) -> dict:
 
 
 def measure_potential(args, name: str) -> dict:
-    from dos_estimators.embeddings import CHGNetAtomEmbedding, SevenNetAtomEmbedding
+    from dos_estimators.features import CHGNetAtomEmbedding, SevenNetAtomEmbedding
 
     embedding = {"chgnet": CHGNetAtomEmbedding, "sevennet": SevenNetAtomEmbedding}[name]()
     structures = _data(args).structures
     start = time.perf_counter()
     embedding.fit(structures[:1])  # loads the model; the one crystal is cached, see below
     load_seconds = time.perf_counter() - start
-    from dos_estimators.embeddings import CACHE
+    from dos_estimators.features import CACHE
 
     CACHE.clear()
     start = time.perf_counter()
@@ -271,7 +271,7 @@ def measure_chgnet_fine_tune(args) -> dict:
     import numpy as np
     import torch
 
-    from dos_estimators.embeddings import CHGNetAtomEmbedding
+    from dos_estimators.features import CHGNetAtomEmbedding
 
     structures = _data(args).structures
     picked = np.random.default_rng(0).choice(len(structures), 256, replace=False)

@@ -32,7 +32,7 @@ NOT_SETTINGS = ("callbacks", "device", "verbose", "n_jobs", "checkpoint_dir")
 # Parameters added after rows were stored, with the default that computes what the
 # model computed before they existed: left out at that default, so that older rows
 # keep their file names.
-LATER_PARAMETERS = {"crystal_features": None}
+LATER_PARAMETERS = {"crystal_features": None, "prior": None}
 
 
 def model_settings(model) -> dict:
