@@ -136,6 +136,7 @@ def _fit_and_kill(folder: Path, marker: Path, log: Path) -> None:
     assert process.returncode == -signal.SIGKILL
 
 
+@pytest.mark.slow
 def test_fit_resumes_after_kill(tmp_path):
     folder = tmp_path / "checkpoints"
     _fit_and_kill(folder, tmp_path / "in_epoch", tmp_path / "child.log")

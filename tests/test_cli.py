@@ -359,6 +359,7 @@ def test_fit_on_a_jsonl_file_saves_a_model_that_predicts(inputs, tmp_path, capsy
     assert status == 2 and "needs a phonon model" in err
 
 
+@pytest.mark.slow
 def test_fit_on_the_phonon_set(shared_data_home, inputs, tmp_path, capsys):
     out = tmp_path / "phonon.safetensors"
     status, stdout, err = _run(

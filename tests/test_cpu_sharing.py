@@ -194,6 +194,7 @@ def test_a_fit_pauses_and_predicts_as_without_sharing(folder, monkeypatch):
     np.testing.assert_array_equal(shared, alone)
 
 
+@pytest.mark.slow
 def test_sharing_is_off_unless_asked_and_import_does_nothing(tmp_path):
     # A library user who never sets DOS_ESTIMATORS_CPU_LOCKS gets no lock file, no wait
     # and no fork hook: nothing runs at import, and a fit's block holds nothing.
@@ -201,7 +202,7 @@ def test_sharing_is_off_unless_asked_and_import_does_nothing(tmp_path):
         "import os, tempfile\n"
         "os.environ.pop('DOS_ESTIMATORS_CPU_LOCKS', None)\n"
         "tempfile.tempdir = os.environ['PROBE_TMP']\n"
-        "import dos_estimators, dos_estimators.estimators.base\n"
+        "import dos_estimators, dos_estimators.estimators.nets\n"
         "from dos_estimators import _cpu\n"
         "assert _cpu.lock_folder() is None\n"
         "with _cpu.cpu_turns('cpu'):\n"

@@ -73,6 +73,7 @@ def site(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_site_builds_offline(site):
     home = _page(site, "index.md")
     assert "dos_estimators" in _text(home)

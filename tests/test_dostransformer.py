@@ -786,6 +786,7 @@ def test_fine_tune_rejects_bad_input(cubic_model):
         model.fine_tune([X_new[0], "not a crystal"], y_new)
 
 
+@pytest.mark.slow
 def test_fits_are_bit_identical_at_two_threads_and_leave_torch_as_they_found_it():
     X, y = tiny_dataset()
     previous = torch.get_num_threads()

@@ -133,6 +133,7 @@ MEMORY_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_a_500_atom_cell_predicts_within_2_gb():
     result = subprocess.run(
         [sys.executable, "-c", MEMORY_SCRIPT],

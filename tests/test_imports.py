@@ -41,6 +41,7 @@ def test_import_and_command_line_parser_load_no_torch():
     assert loaded == "[]"
 
 
+@pytest.mark.slow
 def test_e3nn_is_imported_only_when_an_encoder_is_built():
     loaded = run_python(
         "import sys\n"
@@ -53,6 +54,7 @@ def test_e3nn_is_imported_only_when_an_encoder_is_built():
     assert loaded == "False True"
 
 
+@pytest.mark.slow
 def test_a_missing_optional_dependency_breaks_only_its_feature():
     # None in sys.modules makes every import of that package raise ImportError.
     report = run_python(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
@@ -24,6 +26,7 @@ def test_ci_runs_the_readme_commands():
     assert "pytest" in text.split("<!-- ci:test -->", 1)[1].split("```", 2)[1]
 
 
+@pytest.mark.slow
 def test_quickstart_runs_as_written(shared_data_home, monkeypatch, capsys):
     monkeypatch.setenv("DOS_ESTIMATORS_DATA", str(shared_data_home))
     # The first Python block is the quickstart; the others (universal-potential phonons)

@@ -218,6 +218,7 @@ def assert_numbered_once(trials):
     assert sorted(numbers) == list(range(len(numbers))), numbers
 
 
+@pytest.mark.slow
 @with_each_storage()
 def test_two_workers_share_one_study(shared, workers):
     # Two processes: a spawned worker and this one.

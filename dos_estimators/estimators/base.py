@@ -29,13 +29,15 @@ from .nets import ACCELERATE, DOSDataset, DOSNeuralNet, require_accelerate
 from .prior import check_prior
 from .training import TrainingMixin
 from .validation import (
+    Integer,
+    Interval,
+    OneOf,
+    Optional,
     check_checkpoint_dir,
     check_energies,
-    check_flags,
-    check_integers,
+    check_parameters,
     check_return_std,
     check_targets,
-    check_training_params,
 )
 
 
@@ -54,6 +56,21 @@ class DOSRegressorBase(TrainingMixin, RegressorMixin, BaseEstimator):
     """
 
     _collate = staticmethod(default_collate)
+    # What each parameter may be; subclasses add theirs (checked by :meth:`_check_params`;
+    # a parameter a subclass does not have is not checked).
+    _parameter_constraints = {
+        "batch_size": Integer(1),
+        "max_epochs": Integer(1),
+        "n_ensemble": Integer(1),
+        "validation_fraction": Optional(Interval(0.0, True, 1.0)),
+        "lr": Interval(0.0, False),
+        "weight_decay": Interval(0.0, True),
+        "dropout": Interval(0.0, True, 1.0),
+        "beta": Interval(0.0, True),
+        "symprec": Interval(0.0, False),
+        "patience": Optional(Integer(0)),
+        "pooling": OneOf(POOLINGS),
+    }
 
     # -- hooks -------------------------------------------------------------
     def _inputs(self, X, fitting: bool = False, y=None, energies=None):
@@ -97,22 +114,13 @@ class DOSRegressorBase(TrainingMixin, RegressorMixin, BaseEstimator):
         """Learn what the modules need from the training inputs (not the validation part)."""
 
     # -- helpers -----------------------------------------------------------
-    def _check_integers(self, minimum: int, *names: str) -> None:
-        """Raise a ValueError naming the first parameter that is not an integer ≥ ``minimum``."""
-        check_integers(self, minimum, *names)
-
-    def _check_flags(self, *names: str) -> None:
-        """Raise a ValueError naming the first parameter that is not True or False."""
-        check_flags(self, *names)
-
     def _check_params(self) -> None:
         """Check every constructor parameter, before any input is looked at.
 
-        Subclasses extend it with their own parameters' checks.
+        The declared ``_parameter_constraints`` first; subclasses extend it with checks
+        that involve several parameters.
         """
-        check_training_params(self)
-        if hasattr(self, "pooling") and self.pooling not in POOLINGS:
-            raise ValueError(f"pooling={self.pooling!r} is not one of {POOLINGS}.")
+        check_parameters(self)
         if self.device == ACCELERATE:
             require_accelerate()
         check_checkpoint_dir(self._checkpoint_dir, accelerated=self.device == ACCELERATE)
@@ -144,20 +152,6 @@ class DOSRegressorBase(TrainingMixin, RegressorMixin, BaseEstimator):
         Never for processes launched by accelerate (see :func:`.._cpu.cpu_turns`).
         """
         return cpu_turns(self._device, share=self.device != ACCELERATE)
-
-    def _scaled_targets(self, y, n_samples: int, name: str = "y") -> torch.Tensor:
-        """Check ``y`` against the fitted grid and scale it as in training."""
-        Y = check_targets(y, n_samples)
-        if Y.shape[1] != self.n_energies_:
-            raise ValueError(
-                f"{name} has {Y.shape[1]} energies but the model was trained on a grid of "
-                f"{self.n_energies_}."
-            )
-        return torch.as_tensor(Y / self.y_scale_, dtype=torch.float32)
-
-    @staticmethod
-    def _subset(inputs, index):
-        return [inputs[i] for i in index] if isinstance(inputs, list) else inputs[index]
 
     # -- scikit-learn API --------------------------------------------------
     def fit(self, X, y, *, energies=None, X_valid=None, y_valid=None):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..nn import E3NNDOSNetwork, GraphNetworkDOSNetwork, MLPDOSNetwork
 from .base import GraphDOSRegressor
+from .validation import Flag, Integer
 
 _SHARED_PARAMETERS = """\
 use_energy : bool, default=False
@@ -70,10 +71,7 @@ def _shared_parameters(**defaults) -> str:
 class _BaselineRegressor(GraphDOSRegressor):
     """Checks and network arguments common to the three baselines."""
 
-    def _check_params(self):
-        super()._check_params()
-        self._check_flags("use_energy")
-        self._check_integers(1, "hidden", "n_layers")
+    _parameter_constraints = {"use_energy": Flag(), "hidden": Integer(1), "n_layers": Integer(1)}
 
     def _network_params(self) -> dict:
         return {
@@ -349,10 +347,10 @@ class E3NNDOSRegressor(_BaselineRegressor):
         self.verbose = verbose
         self.checkpoint_dir = checkpoint_dir
 
-    def _check_params(self):
-        super()._check_params()
-        self._check_integers(0, "lmax")
-        self._check_integers(1, "mul", "embedding", "n_basis", "radial_neurons")
+    _parameter_constraints = {
+        "lmax": Integer(0),
+        **{name: Integer(1) for name in ("mul", "embedding", "n_basis", "radial_neurons")},
+    }
 
     def _annotate_graphs(self, structures, graphs, fitting):
         if fitting:

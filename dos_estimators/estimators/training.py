@@ -27,6 +27,20 @@ from .validation import check_energies, check_targets
 class TrainingMixin:
     """The fit of ``DOSRegressorBase``: one skorch net per ensemble member."""
 
+    def _scaled_targets(self, y, n_samples: int, name: str = "y") -> torch.Tensor:
+        """Check ``y`` against the fitted grid and scale it as in training."""
+        Y = check_targets(y, n_samples)
+        if Y.shape[1] != self.n_energies_:
+            raise ValueError(
+                f"{name} has {Y.shape[1]} energies but the model was trained on a grid of "
+                f"{self.n_energies_}."
+            )
+        return torch.as_tensor(Y / self.y_scale_, dtype=torch.float32)
+
+    @staticmethod
+    def _subset(inputs, index):
+        return [inputs[i] for i in index] if isinstance(inputs, list) else inputs[index]
+
     @staticmethod
     def _learning_rates(module: torch.nn.Module, lr: float):
         """skorch's optimizer parameter groups for ``module``, and each group's rate.

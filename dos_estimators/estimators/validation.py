@@ -7,6 +7,7 @@ functions here; every error names the parameter or the sample.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -110,55 +111,111 @@ def check_energies(energies, n_energies: int) -> np.ndarray:
     return grid
 
 
-def check_integers(estimator, minimum: int, *names: str) -> None:
-    """Raise a ValueError naming the first parameter that is not an integer ≥ ``minimum``."""
-    for name in names:
-        value = getattr(estimator, name)
-        if not (is_integer(value) and value >= minimum):
-            raise ValueError(f"{name} must be an integer of at least {minimum}, got {value!r}.")
+class Constraint:
+    """What one constructor parameter may be; ``message`` says so, naming the parameter."""
+
+    def allows(self, value) -> bool:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """Completes "<name> must be ..."."""
+        raise NotImplementedError
+
+    def message(self, name: str, value) -> str:
+        return f"{name} must be {self.describe()}, got {value!r}."
 
 
-def check_flags(estimator, *names: str) -> None:
-    """Raise a ValueError naming the first parameter that is not True or False."""
-    for name in names:
-        value = getattr(estimator, name)
-        if not isinstance(value, (bool, np.bool_)):
-            raise ValueError(f"{name} must be True or False, got {value!r}.")
+@dataclass(frozen=True)
+class Integer(Constraint):
+    """An integer (not a bool) of at least ``minimum``."""
+
+    minimum: int
+
+    def allows(self, value) -> bool:
+        return is_integer(value) and value >= self.minimum
+
+    def describe(self) -> str:
+        return f"an integer of at least {self.minimum}"
 
 
-NUMBER_RANGES = (
-    ("lr", 0.0, False, None),
-    ("weight_decay", 0.0, True, None),
-    ("dropout", 0.0, True, 1.0),
-    ("beta", 0.0, True, None),
-    ("symprec", 0.0, False, None),
-)
-"""Numeric parameters: (name, lowest value, whether the lowest is allowed, upper bound
-excluded). A regressor without the parameter skips its check."""
+@dataclass(frozen=True)
+class Flag(Constraint):
+    """True or False (NumPy's bools too)."""
+
+    def allows(self, value) -> bool:
+        return isinstance(value, (bool, np.bool_))
+
+    def describe(self) -> str:
+        return "True or False"
 
 
-def check_number_ranges(estimator, ranges=NUMBER_RANGES) -> None:
-    """Raise a ValueError naming the first parameter of ``ranges`` outside its interval."""
-    for name, low, closed, high in ranges:
+@dataclass(frozen=True)
+class Interval(Constraint):
+    """A real number above ``low`` (or at it, if ``closed``) and below ``high`` if given."""
+
+    low: float
+    closed: bool
+    high: float | None = None
+
+    def allows(self, value) -> bool:
+        above = is_real(value) and (value >= self.low if self.closed else value > self.low)
+        return above and (self.high is None or value < self.high)
+
+    def describe(self) -> str:
+        upper = "∞)" if self.high is None else f"{self.high:g})"
+        return f"a number in {'[' if self.closed else '('}{self.low:g}, {upper}"
+
+
+@dataclass(frozen=True)
+class OneOf(Constraint):
+    """One of ``options`` (compared by identity or equality)."""
+
+    options: tuple
+
+    def allows(self, value) -> bool:
+        return any(value is option or value == option for option in self.options)
+
+    def message(self, name: str, value) -> str:
+        return f"{name}={value!r} is not one of {self.options}."
+
+
+@dataclass(frozen=True)
+class Optional(Constraint):
+    """None, or what ``inner`` allows."""
+
+    inner: Constraint
+
+    def allows(self, value) -> bool:
+        return value is None or self.inner.allows(value)
+
+    def describe(self) -> str:
+        return f"None or {self.inner.describe()}"
+
+
+def parameter_constraints(cls) -> dict:
+    """The ``_parameter_constraints`` of ``cls`` and its bases, the bases' first.
+
+    A class declares its own parameters' constraints in a class attribute
+    ``_parameter_constraints`` (name → :class:`Constraint`); a subclass adds to, or
+    replaces, those of its bases.
+    """
+    constraints = {}
+    for klass in reversed(cls.__mro__):
+        constraints.update(klass.__dict__.get("_parameter_constraints", {}))
+    return constraints
+
+
+def check_parameters(estimator) -> None:
+    """Raise a ValueError naming the first parameter its class's constraints refuse.
+
+    A constraint on a parameter the estimator does not have is skipped.
+    """
+    for name, constraint in parameter_constraints(type(estimator)).items():
         if not hasattr(estimator, name):
             continue
         value = getattr(estimator, name)
-        above = is_real(value) and (value >= low if closed else value > low)
-        if not (above and (high is None or value < high)):
-            interval = f"{'[' if closed else '('}{low:g}, {'∞)' if high is None else f'{high:g})'}"
-            raise ValueError(f"{name} must be a number in {interval}, got {value!r}.")
-
-
-def check_training_params(estimator) -> None:
-    """Check the training parameters every regressor has (batch, epochs, validation)."""
-    check_integers(estimator, 1, "batch_size", "max_epochs", "n_ensemble")
-    fraction = estimator.validation_fraction
-    if fraction is not None and not (is_real(fraction) and 0 <= fraction < 1):
-        raise ValueError(f"validation_fraction must be in [0, 1), got {fraction!r}.")
-    check_number_ranges(estimator)
-    patience = estimator.patience
-    if patience is not None and not (is_integer(patience) and patience >= 0):
-        raise ValueError(f"patience must be None or an integer of at least 0, got {patience!r}.")
+        if not constraint.allows(value):
+            raise ValueError(constraint.message(name, value))
 
 
 def check_checkpoint_dir(folder, accelerated: bool) -> None:

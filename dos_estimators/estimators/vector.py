@@ -8,6 +8,7 @@ from sklearn.utils.validation import validate_data
 
 from ..nn import FeatureDOSNetwork
 from .base import DOSRegressorBase
+from .validation import Flag, Integer
 
 
 class DOSVectorRegressor(DOSRegressorBase):
@@ -98,10 +99,7 @@ class DOSVectorRegressor(DOSRegressorBase):
         self.verbose = verbose
         self.checkpoint_dir = checkpoint_dir
 
-    def _check_params(self):
-        super()._check_params()
-        self._check_flags("use_energy")
-        self._check_integers(1, "hidden", "n_layers")
+    _parameter_constraints = {"use_energy": Flag(), "hidden": Integer(1), "n_layers": Integer(1)}
 
     def _inputs(self, X, fitting=False, y=None, energies=None):
         X = validate_data(self, X, reset=fitting, dtype=np.float32)
