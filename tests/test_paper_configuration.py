@@ -29,6 +29,7 @@ from sklearn.exceptions import ConvergenceWarning
 from skorch.callbacks import Callback
 
 from dos_estimators import CRYSTAL_SYSTEMS, PAPER_PARAMS, DOSTransformerRegressor
+from dos_estimators.estimators.energy_grid import grid_positions
 from dos_estimators.features import element_table
 from dos_estimators.graphs import collate_graphs, structure_to_graph
 from dos_estimators.nn import SphericalEdgeBasis, self_attention
@@ -349,11 +350,11 @@ def test_uneven_training_grid_maps_to_its_indices(data):
     grid = np.geomspace(1.0, 100.0, y.shape[1])
     model = tiny().fit(X, y, energies=grid)  # the learned encoding accepts its own grid
     np.testing.assert_array_equal(model.predict(X, energies=grid), model.predict(X))
-    np.testing.assert_allclose(model._positions(grid), np.arange(len(grid)), atol=1e-6)
+    np.testing.assert_allclose(grid_positions(model.energies_, grid), np.arange(len(grid)), atol=1e-6)
     # Between two grid points, linearly between their indices; beyond, the end spacing.
     middle = (grid[2] + grid[3]) / 2
     beyond = grid[-1] + (grid[-1] - grid[-2])
-    np.testing.assert_allclose(model._positions([middle, beyond]), [2.5, len(grid)], atol=1e-5)
+    np.testing.assert_allclose(grid_positions(model.energies_, [middle, beyond]), [2.5, len(grid)], atol=1e-5)
 
 
 def test_single_energy_model_refuses_another_grid(data):

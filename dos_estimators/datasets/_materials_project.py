@@ -129,6 +129,55 @@ def _field(doc, name: str):
     return doc.get(name) if isinstance(doc, dict) else getattr(doc, name, None)
 
 
+def _download_missing_dos(
+    rester, search: dict, path: Path, recorded: set[str], exclude_magnetic: bool
+):
+    """Search the Materials Project and append the DOS missing from ``path`` to it.
+
+    Parameters
+    ----------
+    rester : mp_api.client.MPRester
+        An open client.
+    search : dict
+        Keyword arguments of ``rester.materials.summary.search``.
+    path : pathlib.Path
+        The JSON-lines file, ready for appending (see :func:`_recorded_ids`).
+    recorded : set of str
+        The ids in the file; those downloaded now are added.
+    exclude_magnetic : bool
+        Skip the materials whose summary has ``is_magnetic`` set.
+
+    Returns
+    -------
+    found, magnetic, without_dos : list of str
+        Ids of the materials the search found that are in the file (already, or
+        downloaded now), that are magnetic and skipped, and that have no DOS, in
+        the order of the ids.
+    """
+    found, magnetic, without_dos = [], [], []
+    docs = rester.materials.summary.search(**search)
+    docs = sorted(docs, key=lambda doc: str(_field(doc, "material_id")))
+    with path.open("a", encoding="utf-8") as out:
+        for doc in docs:
+            material_id = str(_field(doc, "material_id"))
+            if exclude_magnetic and _field(doc, "is_magnetic"):
+                magnetic.append(material_id)
+                continue
+            if material_id not in recorded:
+                dos = rester.get_dos_by_material_id(material_id)
+                if dos is None:
+                    without_dos.append(material_id)
+                    continue
+                record = materials_project_record(material_id, dos, gap=_field(doc, "band_gap"))
+                # One complete line per material, flushed at once: an interruption
+                # loses at most the line being written, which the next call removes.
+                out.write(json.dumps(record) + "\n")
+                out.flush()
+                recorded.add(material_id)
+            found.append(material_id)
+    return found, magnetic, without_dos
+
+
 def fetch_materials_project_dos(
     material_ids: str | list[str] | None = None,
     *,
@@ -227,28 +276,10 @@ def fetch_materials_project_dos(
     search = {**(criteria or {}), "has_props": ["dos"], "fields": SEARCH_FIELDS}
     if material_ids is not None:
         search["material_ids"] = list(material_ids)
-    found, magnetic, without_dos = [], [], []
     with MPRester(api_key=api_key) as rester:
-        docs = rester.materials.summary.search(**search)
-        docs = sorted(docs, key=lambda doc: str(_field(doc, "material_id")))
-        with path.open("a", encoding="utf-8") as out:
-            for doc in docs:
-                material_id = str(_field(doc, "material_id"))
-                if exclude_magnetic and _field(doc, "is_magnetic"):
-                    magnetic.append(material_id)
-                    continue
-                if material_id not in recorded:
-                    dos = rester.get_dos_by_material_id(material_id)
-                    if dos is None:
-                        without_dos.append(material_id)
-                        continue
-                    record = materials_project_record(material_id, dos, gap=_field(doc, "band_gap"))
-                    # One complete line per material, flushed at once: an interruption
-                    # loses at most the line being written, which the next call removes.
-                    out.write(json.dumps(record) + "\n")
-                    out.flush()
-                    recorded.add(material_id)
-                found.append(material_id)
+        found, magnetic, without_dos = _download_missing_dos(
+            rester, search, path, recorded, exclude_magnetic
+        )
 
     if material_ids is not None:
         seen = set(found) | set(magnetic)

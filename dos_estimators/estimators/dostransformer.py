@@ -2,72 +2,26 @@
 
 from __future__ import annotations
 
-import warnings
-from contextlib import contextmanager
-
 import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import is_integer, is_real
-from ..nn import (
-    ATTENTIONS,
-    EDGE_BASES,
-    ENCODERS,
-    ENERGY_ENCODINGS,
-    FUSIONS,
-    HEADS,
-    PROMPTS,
-    DOSTransformer,
-    DOSTransformerLoss,
-)
+from ..nn import DOSTransformer, DOSTransformerLoss
 from ..structures import CRYSTAL_SYSTEMS, DEFAULT_SYMPREC, crystal_systems
-from .base import DOSDataset, GraphDOSRegressor, check_energies, seeded
+from .base import DOSDataset, GraphDOSRegressor, check_energies
+from .dostransformer_params import (
+    LR_SCHEDULES,
+    NETWORK_PARAMS,
+    PAPER_PARAMS,
+    PARAMETER_CONSTRAINTS,
+    check_params,
+)
+from .energy_grid import grid_positions, networks_on_grid
 from .prior import PRIOR_LADDER
+from .prompt_tuning import check_fine_tuning, fine_tuned_net, warn_unseen_systems, with_systems
 from .validation import check_return_std
 
-LR_SCHEDULES = ("onecycle", "constant")
-
-PAPER_PARAMS = {
-    # Architecture of the released code (HeewoongNoh/DOSTransformer, phonon model and
-    # main_phDOS.py defaults: hidden 256, 3 graph-network layers, 2 transformer layers in
-    # each of its three attention stacks, one head, attention dropout 0).
-    "hidden": 256,
-    "n_heads": 1,
-    "n_gnn_layers": 3,
-    "n_cross_layers": 2,
-    "n_self_layers": 2,
-    "n_cross_layers_out": 2,
-    "dropout": 0.0,
-    "beta": 1.0,
-    "cutoff": 4.0,
-    "node_features": "mass_onehot_amu",
-    "self_loops": True,
-    "pooling": "sum",
-    "composition_stats": False,
-    "crystal_descriptors": False,
-    "encoder": "paper",
-    "edge_basis": "spherical",
-    "attention": "paper",
-    "fusion": "concat",
-    "share_paths": True,
-    "prompt": "learned",
-    "energy_encoding": "learned",
-    "heads": "linear",
-    # Training recipe of the released code: AdamW, constant lr 1e-4, weight decay 1e-2,
-    # one crystal per batch, up to 1000 epochs, stop after 50 without a better validation.
-    "lr": 1e-4,
-    "weight_decay": 1e-2,
-    "lr_schedule": "constant",
-    "batch_size": 1,
-    "max_epochs": 1000,
-    "patience": 50,
-}
-"""Parameters of :meth:`DOSTransformerRegressor.paper`: the released code's model and recipe.
-
-What it does not reproduce (float64 arithmetic, evaluation every fifth epoch, the
-missing key-padding mask) is listed in ``docs/differences.md``.
-"""
+__all__ = ["LR_SCHEDULES", "PAPER_PARAMS", "DOSTransformerRegressor"]
 
 
 class DOSTransformerRegressor(GraphDOSRegressor):
@@ -354,65 +308,20 @@ class DOSTransformerRegressor(GraphDOSRegressor):
         """
         return cls(**{**PAPER_PARAMS, **params})
 
+    _parameter_constraints = PARAMETER_CONSTRAINTS
+
     def _check_params(self):
         super()._check_params()
-        self._check_integers(1, "hidden", "n_heads", "n_cross_layers", "n_self_layers")
-        self._check_integers(0, "n_gnn_layers", "n_cross_layers_out")
-        self._check_flags("share_paths", "composition_stats", "crystal_descriptors", "self_loops")
-        for name, options in (
-            ("encoder", ENCODERS),
-            ("edge_basis", EDGE_BASES),
-            ("attention", ATTENTIONS),
-            ("fusion", FUSIONS),
-            ("prompt", PROMPTS),
-            ("energy_encoding", ENERGY_ENCODINGS),
-            ("heads", HEADS),
-            ("lr_schedule", LR_SCHEDULES),
-        ):
-            value = getattr(self, name)
-            if not any(value is option or value == option for option in options):
-                raise ValueError(f"{name}={value!r} is not one of {options}.")
-        if self.hidden % self.n_heads:
-            raise ValueError(
-                f"hidden={self.hidden} must be divisible by n_heads={self.n_heads} "
-                "(each attention head gets hidden / n_heads features)."
-            )
-        if self.energy_encoding == "sinusoidal" and self.hidden % 2:
-            raise ValueError(
-                f"energy_encoding='sinusoidal' needs an even hidden, got hidden={self.hidden}."
-            )
-        prompt_width = self.hidden if self.fusion == "tokens" else self.hidden // 2
-        if self.prompt == "onehot" and prompt_width < len(CRYSTAL_SYSTEMS):
-            raise ValueError(
-                f"prompt='onehot' needs a prompt of at least {len(CRYSTAL_SYSTEMS)} features; "
-                f"with fusion={self.fusion!r} and hidden={self.hidden} it has {prompt_width}."
-            )
+        check_params(self)
 
     def _build_module(self, in_features, n_energies):
         return DOSTransformer(
             n_energies=n_energies,
             in_features=in_features,
             n_systems=len(CRYSTAL_SYSTEMS),
-            hidden=self.hidden,
-            n_heads=self.n_heads,
-            n_gnn_layers=self.n_gnn_layers,
-            n_cross_layers=self.n_cross_layers,
-            n_self_layers=self.n_self_layers,
-            n_cross_layers_out=self.n_cross_layers_out,
-            dropout=self.dropout,
-            cutoff=self.cutoff,
-            pooling=self.pooling,
-            composition_stats=self.composition_stats,
             n_crystal_attr=self._n_crystal_attr,
-            encoder=self.encoder,
-            edge_basis=self.edge_basis,
-            attention=self.attention,
-            fusion=self.fusion,
-            share_paths=self.share_paths,
-            prompt=self.prompt,
-            energy_encoding=self.energy_encoding,
-            heads=self.heads,
             n_prior=len(PRIOR_LADDER) if getattr(self, "prior_", None) is not None else 0,
+            **{name: getattr(self, name) for name in NETWORK_PARAMS},
         )
 
     @property
@@ -436,52 +345,8 @@ class DOSTransformerRegressor(GraphDOSRegressor):
     def _configure_module(self, module):
         seen = torch.tensor([s in self.crystal_systems_ for s in CRYSTAL_SYSTEMS])
         module.trained_systems.copy_(seen)
-        module.positions.copy_(torch.as_tensor(self._positions(self.energies_)))
-
-    def _positions(self, energies):
-        """Energies as fractional indices of the training grid.
-
-        The training grid maps to ``0, 1, …, n − 1`` exactly, even when uneven;
-        other energies are interpolated linearly between its points, and
-        extrapolated with the spacing of its first or last interval.
-        """
-        grid = self.energies_
-        index = np.arange(len(grid), dtype=float)
-        energies = np.asarray(energies, dtype=float)
-        positions = np.interp(energies, grid, index)
-        if len(grid) > 1:
-            below, above = energies < grid[0], energies > grid[-1]
-            positions[below] = (energies[below] - grid[0]) / (grid[1] - grid[0])
-            positions[above] = index[-1] + (energies[above] - grid[-1]) / (grid[-1] - grid[-2])
-        return positions.astype(np.float32)
-
-    @contextmanager
-    def _on_grid(self, energies):
-        """Let every network predict on ``energies`` for the duration of the block."""
-        if energies is None or (
-            len(energies) == len(self.energies_) and np.array_equal(energies, self.energies_)
-        ):
-            yield
-            return
-        if len(self.energies_) < 2:
-            raise ValueError(
-                "the model was trained on a single energy and cannot predict on another grid."
-            )
-        if self.energy_encoding == "learned":
-            raise ValueError(
-                "energy_encoding='learned' has one token per point of the training grid and "
-                "cannot predict on another grid; fit with energy_encoding='sinusoidal' or "
-                "'continuous' to predict on any grid."
-            )
-        positions = torch.as_tensor(self._positions(energies))
-        saved = [net.module_.positions for net in self.nets_]
-        try:
-            for net in self.nets_:
-                net.module_.positions = positions.to(saved[0].device)
-            yield
-        finally:
-            for net, original in zip(self.nets_, saved, strict=True):
-                net.module_.positions = original
+        positions = grid_positions(self.energies_, self.energies_)
+        module.positions.copy_(torch.as_tensor(positions))
 
     def predict(self, X, energies=None, *, return_std=False):
         """Predict the DOS of crystals, on the training grid or another one.
@@ -526,17 +391,9 @@ class DOSTransformerRegressor(GraphDOSRegressor):
         with self._turns():
             inputs = self._inputs(X, energies=energies)
             if self.prompt is not None:
-                systems = [CRYSTAL_SYSTEMS[int(graph.system)] for graph in inputs]
-                unseen = [s for s in systems if s not in self.crystal_systems_]
-                if unseen:
-                    warnings.warn(
-                        f"{len(unseen)} of {len(systems)} crystals belong to crystal systems "
-                        f"that training never saw ({', '.join(sorted(set(unseen)))}); their "
-                        "predictions use the mean of the trained prompts.",
-                        UserWarning,
-                        stacklevel=2,
-                    )
-            with self._on_grid(energies):
+                warn_unseen_systems(inputs, self.crystal_systems_, stacklevel=2)
+            modules = [net.module_ for net in self.nets_]
+            with networks_on_grid(modules, self.energies_, energies, self.energy_encoding):
                 return self._predict_inputs(inputs, return_std=return_std)
 
     def fine_tune(self, X, y, *, only_prompt=True, max_epochs=50, lr=None):
@@ -576,63 +433,17 @@ class DOSTransformerRegressor(GraphDOSRegressor):
             ``only_prompt=True`` while the model has no learned prompts.
         """
         check_is_fitted(self, "net_")
-        if not (is_integer(max_epochs) and max_epochs >= 1):
-            raise ValueError(f"max_epochs must be an integer of at least 1, got {max_epochs!r}.")
-        if not isinstance(only_prompt, (bool, np.bool_)):
-            raise ValueError(f"only_prompt must be True or False, got {only_prompt!r}.")
-        if only_prompt and self.prompt != "learned":
-            raise ValueError(
-                f"fine_tune(only_prompt=True) trains the learned prompts, but this model has "
-                f"prompt={self.prompt!r}; use only_prompt=False or fit with prompt='learned'."
-            )
-        lr = self.lr / 10 if lr is None else lr
-        if not (is_real(lr) and lr >= 0):
-            raise ValueError(f"lr must be a non-negative number, got {lr!r}.")
+        lr = check_fine_tuning(self, only_prompt, max_epochs, lr)
         graphs = self._inputs(X)
-        targets = self._scaled_targets(y, len(graphs))
-        dataset = DOSDataset(graphs, targets)
-        new_systems = sorted({int(graph.system) for graph in graphs})
-        tuned = []
-        for net in self.nets_:
-            # Batch order seeded from the network's own training seed, so that
-            # fine-tuning is repeatable without drawing from ``random_state``.
-            seed = net.iterator_train__generator.initial_seed()
-            module = net.module_
-            learned = module.prompt == "learned"
-            with torch.no_grad():
-                if learned:
-                    prompts = module.system_prompts.weight
-                    unseen = [k for k in new_systems if not module.trained_systems[k]]
-                    if unseen:
-                        prompts[unseen] = prompts[module.trained_systems].mean(0)
-                    # The prompts are rows of one tensor: weight decay would shrink the
-                    # rows of systems absent from X too, so those are put back afterwards.
-                    others = [k for k in range(len(CRYSTAL_SYSTEMS)) if k not in new_systems]
-                    other_prompts = prompts[others].clone()
-                module.trained_systems[new_systems] = True
-            module.requires_grad_(not only_prompt)
-            if learned:
-                module.system_prompts.requires_grad_(True)
-            module.decoder.requires_grad_(True)
-            try:
-                with self._turns(), seeded(seed, self._device):
-                    new_net = self._new_net(
-                        module,
-                        seed,
-                        lr=lr,
-                        max_epochs=max_epochs,
-                        train_split=None,
-                        callbacks=self._user_callbacks(),
-                    )
-                    new_net.fit(dataset, None)
-            finally:
-                module.requires_grad_(True)
-                if learned:
-                    with torch.no_grad():
-                        module.system_prompts.weight[others] = other_prompts
-            tuned.append(self._plain_net(new_net))
+        dataset = DOSDataset(graphs, self._scaled_targets(y, len(graphs)))
+        systems = sorted({int(graph.system) for graph in graphs})
+        tuned = [
+            fine_tuned_net(
+                self, net, dataset, systems, only_prompt=only_prompt, lr=lr, max_epochs=max_epochs
+            )
+            for net in self.nets_
+        ]
         self.nets_ = tuned
         self.net_ = tuned[0]
-        seen = set(self.crystal_systems_) | {CRYSTAL_SYSTEMS[k] for k in new_systems}
-        self.crystal_systems_ = [s for s in CRYSTAL_SYSTEMS if s in seen]
+        self.crystal_systems_ = with_systems(self.crystal_systems_, systems)
         return self

@@ -17,7 +17,7 @@ from .baselines import (
     MLPDOSNetwork,
     PooledDOSNetwork,
 )
-from .dostransformer import FUSIONS, HEADS, PROMPTS, DOSTransformer, DOSTransformerLoss, rmse_loss
+from .dostransformer import DOSTransformer, DOSTransformerLoss, rmse_loss
 from .encoders import (
     EDGE_BASES,
     ENCODERS,
@@ -29,6 +29,7 @@ from .encoders import (
     RadialBasis,
     SmoothCutoff,
     SphericalEdgeBasis,
+    graph_encoder,
 )
 from .energy import (
     ENERGY_ENCODINGS,
@@ -37,7 +38,8 @@ from .energy import (
     SinusoidalEnergyEncoding,
 )
 from .equivariant import E3NNEncoder
-from .heads import EnergyHead, VectorHead, dos_head
+from .fusion import FUSIONS, ConcatFusion, TokenFusion, context_fusion
+from .heads import HEADS, EnergyHead, VectorHead, dos_head, token_decoder
 from .layers import (
     ATOM_ENCODER_INPUT,
     CrystalReadout,
@@ -47,6 +49,7 @@ from .layers import (
     pool,
     with_encoded_atoms,
 )
+from .prompts import PROMPTS, lookup_prompts, onehot_prompts, prompt_width
 
 __all__ = [
     "ATOM_ENCODER_INPUT",
@@ -64,7 +67,9 @@ __all__ = [
     "PaperGraphNetworkLayer",
     "SinusoidalEnergyEncoding",
     "SmoothCutoff",
+    "TokenFusion",
     "SphericalEdgeBasis",
+    "ConcatFusion",
     "CosineCutoff",
     "CrossAttention",
     "CrossAttentionLayer",
@@ -83,11 +88,17 @@ __all__ = [
     "RadialBasis",
     "VectorHead",
     "composition_statistics",
+    "context_fusion",
     "dos_head",
+    "graph_encoder",
+    "lookup_prompts",
     "mlp",
+    "onehot_prompts",
     "perceptron",
     "pool",
+    "prompt_width",
     "rmse_loss",
     "self_attention",
+    "token_decoder",
     "with_encoded_atoms",
 ]

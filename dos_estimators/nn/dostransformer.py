@@ -8,19 +8,30 @@ the atoms again and a shared decoder reads one DOS value per token.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from functools import partial
+
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch_geometric.utils import to_dense_batch
 
 from .attention import CrossAttention, self_attention
-from .encoders import ENCODERS, GraphNetworkEncoder, PaperGraphNetworkEncoder
+from .encoders import graph_encoder
 from .energy import energy_encoding as make_energy_encoding
-from .layers import CrystalReadout, mlp, with_encoded_atoms
+from .fusion import FUSIONS, ConcatFusion, TokenFusion, context_fusion
+from .heads import HEADS, token_decoder
+from .layers import CrystalReadout, with_encoded_atoms
+from .prompts import PROMPTS, lookup_prompts, onehot_prompts, prompt_width
 
-FUSIONS = ("tokens", "concat")
-PROMPTS = ("learned", "onehot", None)
-HEADS = ("mlp", "linear")
+__all__ = ["FUSIONS", "HEADS", "PROMPTS", "DOSTransformer", "DOSTransformerLoss", "rmse_loss"]
+
+
+def _check_options(**values) -> None:
+    """Raise ``ValueError`` for a ``fusion``, ``prompt`` or ``heads`` that is not an option."""
+    for name, value in values.items():
+        options = {"fusion": FUSIONS, "prompt": PROMPTS, "heads": HEADS}[name]
+        if value not in options:
+            raise ValueError(f"{name}={value!r} is not one of {options}.")
 
 
 class _TokenPath(nn.Module):
@@ -34,6 +45,12 @@ class _TokenPath(nn.Module):
         )
 
     def forward(self, energy_tokens, extra_tokens, atoms, padding_mask):
+        """Energy tokens ``[batch, n_energies, hidden]`` after the path.
+
+        ``extra_tokens`` ``[batch, n_extra, hidden]`` (or None) join the self-attention
+        only; ``atoms`` ``[batch, max_atoms, hidden]`` with ``padding_mask``
+        ``[batch, max_atoms]`` (True at padding) are read by the cross-attention.
+        """
         n_energies = energy_tokens.size(1)
         tokens = energy_tokens
         if extra_tokens is not None:
@@ -114,6 +131,16 @@ class DOSTransformer(nn.Module):
     False) uses the mean of the trained prompts. The grid is the buffer
     ``positions`` (see :mod:`dos_estimators.nn.energy`); the estimator swaps it
     to predict on another grid.
+
+    Each option picks one piece: ``encoder`` the :func:`~dos_estimators.nn.encoders.graph_encoder`,
+    ``fusion`` the paths' :mod:`~dos_estimators.nn.fusion` modules (``fuse_global``,
+    ``fuse_system``), ``prompt`` the table of :mod:`~dos_estimators.nn.prompts`
+    (``system_prompts`` or the buffer ``onehot_prompts``), ``heads`` the read-outs
+    (:class:`CrystalReadout` and the :func:`~dos_estimators.nn.heads.token_decoder`
+    ``decoder``). These attribute names are the keys of the state dict that model
+    files store, and the pieces are built in an order fixed by the random numbers
+    their initialisation draws: both must stay as they are for saved models to load
+    and predict as before.
     """
 
     def __init__(
@@ -144,84 +171,66 @@ class DOSTransformer(nn.Module):
         n_prior: int = 0,
     ):
         super().__init__()
+        _check_options(fusion=fusion, prompt=prompt, heads=heads)
         # A module computing more node features inside the network (see
         # :func:`~dos_estimators.nn.layers.with_encoded_atoms`); ``in_features`` counts them.
         self.atom_encoder: nn.Module | None = None
-        for name, value, options in (
-            ("fusion", fusion, FUSIONS),
-            ("prompt", prompt, PROMPTS),
-            ("heads", heads, HEADS),
-        ):
-            if value not in options:
-                raise ValueError(f"{name}={value!r} is not one of {options}.")
-        if encoder == "graph_network":
-            self.encoder = GraphNetworkEncoder(
-                in_features,
-                hidden,
-                n_gnn_layers,
-                cutoff,
-                n_basis,
-                dropout=dropout,
-                edge_basis=edge_basis,
-            )
-        elif encoder == "paper":
-            self.encoder = PaperGraphNetworkEncoder(
-                in_features, hidden, n_gnn_layers, cutoff, n_basis, edge_basis=edge_basis
-            )
-        else:
-            raise ValueError(f"encoder={encoder!r} is not one of {ENCODERS}.")
+        self.encoder = graph_encoder(
+            encoder, in_features, hidden, n_gnn_layers, cutoff, n_basis, dropout, edge_basis
+        )
+        linear = heads == "linear"
         self.readout = CrystalReadout(
-            hidden,
-            in_features,
-            n_crystal_attr,
-            pooling,
-            composition_stats,
-            dropout,
-            linear=heads == "linear",
+            hidden, in_features, n_crystal_attr, pooling, composition_stats, dropout, linear
         )
         self.register_buffer("positions", torch.arange(n_energies, dtype=torch.float32))
         self.energy_encoding = make_energy_encoding(energy_encoding, n_energies, hidden)
-        self.cross_attention = CrossAttention(
-            hidden, n_heads, n_cross_layers, dropout, kind=attention
+        self.cross_attention = CrossAttention(hidden, n_heads, n_cross_layers, dropout, attention)
+        self.fusion, self.prompt = fusion, prompt
+        width = prompt_width(fusion, hidden)
+        self._add_prompts(n_systems, width)
+        path = partial(
+            _TokenPath, hidden, n_heads, n_self_layers, n_cross_layers_out, dropout, attention
         )
-        self.fusion = fusion
-        self.prompt = prompt
-        # A prompt is a token of the full width, or half the width when concatenated (released).
-        prompt_width = hidden if fusion == "tokens" else hidden // 2
-        if prompt == "learned":
-            self.system_prompts = nn.Embedding(n_systems, prompt_width)
-        elif prompt == "onehot":
-            if prompt_width < n_systems:
-                raise ValueError(
-                    f"a one-hot prompt needs a prompt width of at least {n_systems}, "
-                    f"got {prompt_width} (increase hidden)."
-                )
-            self.register_buffer("onehot_prompts", torch.eye(n_systems, prompt_width))
-        self.register_buffer("trained_systems", torch.ones(n_systems, dtype=torch.bool))
-
-        def path():
-            return _TokenPath(
-                hidden, n_heads, n_self_layers, n_cross_layers_out, dropout, attention
-            )
-
         self.global_path = path()
         if prompt is not None:
             self.system_path = self.global_path if share_paths else path()
-        if fusion == "concat":
-            self.fuse_global = nn.Linear(2 * hidden, hidden)
-            if prompt is not None:
-                self.fuse_system = nn.Linear(2 * hidden + prompt_width, hidden)
-        self.decoder = (
-            mlp(hidden, hidden, 1, dropout=dropout) if heads == "mlp" else (nn.Linear(hidden, 1))
-        )
+        # Each path's fusion of its context: the crystal vector, and the prompt.
+        self.fuse_global = context_fusion(fusion, hidden, hidden)
+        if prompt is not None:
+            self.fuse_system = context_fusion(fusion, hidden, hidden + width)
+        self.decoder = token_decoder(heads, hidden, dropout)
         self.n_prior = int(n_prior)
         if self.n_prior:
-            self.prior_projection = nn.Linear(self.n_prior, hidden)
-            self.prior_gate = nn.Parameter(torch.ones(()))
-            # The correction starts at zero: an untrained network predicts the prior.
-            last = [m for m in self.decoder.modules() if isinstance(m, nn.Linear)][-1]
-            nn.init.zeros_(last.weight)
-            nn.init.zeros_(last.bias)
+            self._add_prior(hidden)
+
+    def _add_prompts(self, n_systems: int, width: int) -> None:
+        """The prompt table (``system_prompts`` or ``onehot_prompts``) and ``trained_systems``."""
+        if self.prompt == "learned":
+            self.system_prompts = nn.Embedding(n_systems, width)
+        elif self.prompt == "onehot":
+            self.register_buffer("onehot_prompts", onehot_prompts(n_systems, width))
+        self.register_buffer("trained_systems", torch.ones(n_systems, dtype=torch.bool))
+
+    def _add_prior(self, hidden: int) -> None:
+        """The prior's input map and gate; the decoder's last layer starts at zero."""
+        self.prior_projection = nn.Linear(self.n_prior, hidden)
+        self.prior_gate = nn.Parameter(torch.ones(()))
+        # The correction starts at zero: an untrained network predicts the prior.
+        last = [m for m in self.decoder.modules() if isinstance(m, nn.Linear)][-1]
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+
+    def __setstate__(self, state):
+        """Unpickle, upgrading a network pickled by an earlier version of this class."""
+        super().__setstate__(state)
+        # Networks pickled before fusion modules existed: ``fuse_global`` and
+        # ``fuse_system`` were plain linear layers of fusion="concat", or absent.
+        for name, needed in (("fuse_global", True), ("fuse_system", self.prompt is not None)):
+            layer = self._modules.get(name)
+            if type(layer) is nn.Linear:
+                layer.__class__ = ConcatFusion  # the same weights, with the fusion's forward
+            elif layer is None and needed and self.fusion == "tokens":
+                setattr(self, name, TokenFusion())
 
     @property
     def prompt_table(self) -> torch.Tensor:
@@ -236,24 +245,59 @@ class DOSTransformer(nn.Module):
         Indices outside ``[0, n_systems)`` or of untrained systems get the mean
         of the trained prompts.
         """
-        weight = self.prompt_table
-        mean_prompt = weight[self.trained_systems].mean(dim=0)
-        n_systems = weight.size(0)
-        valid = (system >= 0) & (system < n_systems)
-        safe = system.clamp(0, n_systems - 1)
-        known = valid & self.trained_systems[safe]
-        return torch.where(known[:, None], weight[safe], mean_prompt)
+        return lookup_prompts(self.prompt_table, self.trained_systems, system)
 
-    def _path(self, path, fuse, energy_tokens, context, atoms, padding_mask, prior):
-        """DOS ``[batch, n_energies]`` from one path, given context vectors ``[batch, width]``
-        and the prior ``[batch, n_energies, n_prior]`` (or None)."""
-        if self.fusion == "tokens":
-            tokens = path(energy_tokens, torch.stack(context, dim=1), atoms, padding_mask)
-        else:
-            n_energies = energy_tokens.size(1)
-            context = [c[:, None].expand(-1, n_energies, -1) for c in context]
-            fused = F.leaky_relu(fuse(torch.cat([energy_tokens, *context], dim=-1)))
-            tokens = path(fused, None, atoms, padding_mask)
+    @contextmanager
+    def prompt_tuning(self, systems: list[int], *, only_prompt: bool = True):
+        """Fine-tune on crystals of ``systems``: the paper's Table 3 set-up, for a block.
+
+        On entry every system of ``systems`` counts as trained from then on, and a
+        learned prompt of one that was not starts as the mean prompt it got until now.
+        In the block only the learned prompts and the decoder train
+        (``only_prompt=True``), or every parameter. On exit every parameter trains
+        again, and the learned prompts of the systems not in ``systems`` are put back
+        as they were (they are rows of one tensor, which weight decay moves whole).
+
+        Parameters
+        ----------
+        systems : list of int
+            Indices of the crystal systems of the fine-tuning crystals.
+        only_prompt : bool, default=True
+
+        Yields
+        ------
+        DOSTransformer
+            The network itself.
+        """
+        learned = self.prompt == "learned"
+        with torch.no_grad():
+            if learned:
+                table = self.system_prompts.weight
+                unseen = [k for k in systems if not self.trained_systems[k]]
+                if unseen:
+                    table[unseen] = table[self.trained_systems].mean(0)
+                others = [k for k in range(len(self.trained_systems)) if k not in systems]
+                kept = table[others].clone()
+            self.trained_systems[systems] = True
+        self.requires_grad_(not only_prompt)
+        if learned:
+            self.system_prompts.requires_grad_(True)
+        self.decoder.requires_grad_(True)
+        try:
+            yield self
+        finally:
+            self.requires_grad_(True)
+            if learned:
+                with torch.no_grad():
+                    self.system_prompts.weight[others] = kept
+
+    def _read_path(self, path, fuse, context, energy_tokens, atoms, padding_mask, prior):
+        """DOS ``[batch, n_energies]`` read out of one path.
+
+        ``context`` are the vectors ``[batch, width]`` the path's fusion adds to the
+        energy tokens; ``prior`` is ``[batch, n_energies, n_prior]`` or None.
+        """
+        tokens = path(*fuse(energy_tokens, context), atoms, padding_mask)
         dos = self.decoder(tokens).squeeze(-1)
         return dos if prior is None else dos + self.prior_gate * prior[..., 0]
 
@@ -266,7 +310,8 @@ class DOSTransformer(nn.Module):
             With ``x`` ``[num_nodes, in_features]``, ``z`` ``[num_nodes]``,
             ``edge_index`` ``[2, num_edges]``, ``edge_length`` ``[num_edges]``,
             ``edge_vec`` ``[num_edges, 3]``, ``crystal_attr`` ``[batch_size,
-            n_crystal_attr]``, ``system`` ``[batch_size]`` and ``batch`` ``[num_nodes]``.
+            n_crystal_attr]``, ``system`` ``[batch_size]`` and ``batch`` ``[num_nodes]``
+            (and ``prior`` ``[batch_size, n_energies, n_prior]`` when ``n_prior``).
 
         Returns
         -------
@@ -285,25 +330,20 @@ class DOSTransformer(nn.Module):
         if prior is not None:
             energy_tokens = energy_tokens + self.prior_projection(prior)
         energy_tokens = self.cross_attention(energy_tokens, atoms, padding_mask)
-        fuse_global = getattr(self, "fuse_global", None)
-        common = (atoms, padding_mask, prior)
-        if self.prompt is None:
-            return self._path(
-                self.global_path, fuse_global, energy_tokens, [crystal_vector], *common
-            )
-        system_dos = self._path(
-            self.system_path,
-            getattr(self, "fuse_system", None),
-            energy_tokens,
-            [crystal_vector, self.prompts(data.system)],
-            *common,
+        read = partial(
+            self._read_path,
+            energy_tokens=energy_tokens,
+            atoms=atoms,
+            padding_mask=padding_mask,
+            prior=prior,
         )
+        if self.prompt is None:
+            return read(self.global_path, self.fuse_global, [crystal_vector])
+        system_context = [crystal_vector, self.prompts(data.system)]
+        system_dos = read(self.system_path, self.fuse_system, system_context)
         if not self.training:
             return system_dos
-        global_dos = self._path(
-            self.global_path, fuse_global, energy_tokens, [crystal_vector], *common
-        )
-        return system_dos, global_dos
+        return system_dos, read(self.global_path, self.fuse_global, [crystal_vector])
 
 
 class DOSTransformerLoss(nn.Module):

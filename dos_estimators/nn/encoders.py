@@ -335,3 +335,30 @@ class PaperGraphNetworkEncoder(nn.Module):
 
 
 ENCODERS = ("graph_network", "paper")
+
+
+def graph_encoder(
+    kind: str,
+    in_features: int,
+    hidden: int,
+    n_layers: int,
+    cutoff: float,
+    n_basis: int = 32,
+    dropout: float = 0.0,
+    edge_basis: str = "gaussian",
+) -> nn.Module:
+    """The atom encoder called ``kind`` (one of :data:`ENCODERS`).
+
+    ``"graph_network"`` is :class:`GraphNetworkEncoder`; ``"paper"`` the released code's
+    :class:`PaperGraphNetworkEncoder`, which has no dropout. Both map the arguments of
+    :meth:`GraphNetworkEncoder.forward` to atom embeddings ``[num_nodes, hidden]``.
+    """
+    if kind == "graph_network":
+        return GraphNetworkEncoder(
+            in_features, hidden, n_layers, cutoff, n_basis, dropout=dropout, edge_basis=edge_basis
+        )
+    if kind == "paper":
+        return PaperGraphNetworkEncoder(
+            in_features, hidden, n_layers, cutoff, n_basis, edge_basis=edge_basis
+        )
+    raise ValueError(f"encoder={kind!r} is not one of {ENCODERS}.")

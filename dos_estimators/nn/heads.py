@@ -1,7 +1,8 @@
 """DOS heads: read a DOS vector out of a crystal vector, whole or one energy at a time.
 
 The two forms of the DOSTransformer paper's baselines ("energy ✗" and
-"energy ✓", its appendix D), shared by every baseline network.
+"energy ✓", its appendix D), shared by every baseline network; and
+DOSTransformer's decoder, which reads one DOS value out of each energy token.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import torch
 from torch import nn
 
 from .layers import mlp
+
+HEADS = ("mlp", "linear")
 
 
 class VectorHead(nn.Module):
@@ -71,3 +74,22 @@ def dos_head(use_energy: bool, hidden: int, n_energies: int, dropout: float = 0.
     """The pointwise :class:`EnergyHead` if ``use_energy`` else the :class:`VectorHead`."""
     head = EnergyHead if use_energy else VectorHead
     return head(hidden, n_energies, dropout=dropout)
+
+
+def token_decoder(kind: str, hidden: int, dropout: float = 0.0) -> nn.Module:
+    """DOSTransformer's decoder: one DOS value per token, ``[..., hidden]`` → ``[..., 1]``.
+
+    Parameters
+    ----------
+    kind : {"mlp", "linear"}
+        A two-layer :func:`~dos_estimators.nn.layers.mlp`, or one linear layer (the
+        released code).
+    hidden : int
+    dropout : float, default=0.0
+        Dropout of the MLP's hidden layer.
+    """
+    if kind == "mlp":
+        return mlp(hidden, hidden, 1, dropout=dropout)
+    if kind == "linear":
+        return nn.Linear(hidden, 1)
+    raise ValueError(f"heads={kind!r} is not one of {HEADS}.")
