@@ -350,11 +350,13 @@ def test_uneven_training_grid_maps_to_its_indices(data):
     grid = np.geomspace(1.0, 100.0, y.shape[1])
     model = tiny().fit(X, y, energies=grid)  # the learned encoding accepts its own grid
     np.testing.assert_array_equal(model.predict(X, energies=grid), model.predict(X))
-    np.testing.assert_allclose(grid_positions(model.energies_, grid), np.arange(len(grid)), atol=1e-6)
+    positions = grid_positions(model.energies_, grid)
+    np.testing.assert_allclose(positions, np.arange(len(grid)), atol=1e-6)
     # Between two grid points, linearly between their indices; beyond, the end spacing.
     middle = (grid[2] + grid[3]) / 2
     beyond = grid[-1] + (grid[-1] - grid[-2])
-    np.testing.assert_allclose(grid_positions(model.energies_, [middle, beyond]), [2.5, len(grid)], atol=1e-5)
+    positions = grid_positions(model.energies_, [middle, beyond])
+    np.testing.assert_allclose(positions, [2.5, len(grid)], atol=1e-5)
 
 
 def test_single_energy_model_refuses_another_grid(data):
