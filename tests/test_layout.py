@@ -76,6 +76,14 @@ def test_no_module_imports_itself_through_others():
     assert _circles(edges) == []
 
 
+def test_no_module_imports_the_package_root():
+    # The root's __init__ re-exports every layer: importing it from inside is an upward
+    # arrow that the layers contract (whose container is the root) does not see.
+    graph = grimp.build_graph("dos_estimators")
+    importers = sorted(graph.find_modules_that_directly_import("dos_estimators"))
+    assert importers == []
+
+
 def test_circle_finder_finds_a_circle():
     assert _circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 

@@ -13,7 +13,7 @@ import textwrap
 
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 from ..thermo import FREQUENCY_UNITS
 from .fit import ESTIMATORS, run_fit
 from .plot import run_plot
