@@ -166,6 +166,23 @@ def test_resuming_a_finished_fit_trains_nothing(tmp_path):
     _assert_same_fit(again, first)
 
 
+def test_a_fit_killed_while_writing_its_manifest_starts_again(tmp_path, monkeypatch):
+    # The manifest is staged as manifest.json.partial and renamed into place: a process
+    # killed in between leaves only the staged file, which the next fit must pass over.
+    X, y = tiny_dataset()
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt("killed between staging and renaming the manifest")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "replace", killed)
+        with pytest.raises(KeyboardInterrupt):
+            tiny_transformer(checkpoint_dir=tmp_path).fit(X, y)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.json.partial"]
+    again = tiny_transformer(checkpoint_dir=tmp_path).fit(X, y)
+    _assert_same_fit(again, tiny_transformer().fit(X, y))
+
+
 def test_another_configuration_or_data_is_refused(tmp_path):
     X, y = tiny_dataset()
     tiny_transformer(checkpoint_dir=tmp_path, max_epochs=2).fit(X, y)

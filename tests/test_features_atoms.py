@@ -489,3 +489,21 @@ def test_old_homes_of_the_features_warn_and_give_the_same_objects(old, new, name
         module = importlib.import_module(old)
     assert getattr(module, name) is getattr(importlib.import_module(new), name)
     assert set(module.__all__) == set(importlib.import_module(new).__all__)
+
+
+def test_an_estimator_pickled_before_the_features_moved_unpickles_and_predicts_the_same():
+    # Pickled by tests/data/make_model_files.py with main at cf72d18, node_features=
+    # ("magpie", "chgnet"): its NodeFeatureUnion, CHGNetAtomEmbedding and Standardizer
+    # lived in dos_estimators.embeddings then.
+    import pickle
+    import warnings
+    from pathlib import Path
+
+    pytest.importorskip("chgnet")
+    data = Path(__file__).resolve().parent / "data"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        with open(data / "dostransformer_chgnet_v1.pkl", "rb") as file:
+            model = pickle.load(file)  # the test suite's own file
+    X, _ = tiny_dataset()
+    np.testing.assert_array_equal(model.predict(X), np.load(data / "dostransformer_chgnet_v1.npy"))

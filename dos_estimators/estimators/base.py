@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch.utils.data import default_collate
 
 from .._cpu import cpu_turns
-from .._torch import deterministic, seeded  # noqa: F401 (seeded: for the subclasses)
+from .._torch import deterministic
 from ..features.atoms import check_node_features
 from ..features.crystal import check_crystal_features
 from ..graphs import CRYSTAL_ATTR_NAMES, collate_graphs

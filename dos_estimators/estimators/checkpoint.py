@@ -46,7 +46,6 @@ from skorch.callbacks import (
     PassthroughScoring,
 )
 
-from .._serialization import atomic_write
 from .fingerprint import array_digest, fingerprint, fingerprint_differences, inputs_digest
 
 FORMAT = "dos_estimators training checkpoint"
@@ -78,7 +77,12 @@ def _fsync(path: Path) -> None:
 
 
 def _write_json_atomically(path: Path, document: dict) -> None:
-    atomic_write(path, json.dumps(document, indent=1, sort_keys=True).encode())
+    # Staged under a fixed name (not _serialization.atomic_write's random one): a fit
+    # killed mid-write leaves manifest.json.partial, which a rerun knows to ignore.
+    staging = path.with_name(path.name + PARTIAL_SUFFIX)
+    staging.write_text(json.dumps(document, indent=1, sort_keys=True))
+    _fsync(staging)
+    os.replace(staging, path)
     _fsync(path.parent)
 
 

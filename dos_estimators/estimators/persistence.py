@@ -144,11 +144,13 @@ def _check_storable(estimator) -> dict:
     return params
 
 
-def _member_entry(net, i: int) -> dict:
+def _member_entry(net, i: int, aliases: dict) -> dict:
+    # The keys in the order files were written in before the estimators owned them.
     return {
         "seed": int(net.iterator_train__generator.initial_seed()),
         "lr": encode(net.lr, f"nets_[{i}].lr"),
         "max_epochs": int(net.max_epochs),
+        "aliases": aliases,
         "history": encode(net.history.to_list(), f"nets_[{i}].history"),
     }
 
@@ -181,8 +183,7 @@ def document_and_tensors(estimator, notes=None):
         for i, net in enumerate(estimator.nets_):
             weights, aliases = member_tensors(net.module_, f"nets.{i}.")
             tensors.update(weights)
-            entry = _member_entry(net, i)
-            document["members"].append({**entry, "aliases": aliases})
+            document["members"].append(_member_entry(net, i, aliases))
     except container.NotStorable as err:
         raise ValueError(f"cannot save this {name}: {err}. {PICKLE_ADVICE}") from None
     return document, tensors
@@ -221,7 +222,8 @@ def _estimator_class(name, source: str, expected: type) -> type:
     if cls is None:
         raise ValueError(
             f"{source} names the estimator class {name!r}, which is not one that load_model "
-            f"builds ({', '.join(sorted(_REGISTRY))})."
+            f"builds ({', '.join(sorted(_REGISTRY))}; dos_estimators.load_model imports "
+            "them all)."
         )
     if not issubclass(cls, expected):
         raise ValueError(

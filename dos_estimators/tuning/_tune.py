@@ -145,7 +145,6 @@ def tune(
     >>> result.best_estimator_.predict(X[:2]).shape
     (2,)
     """
-    distributions = _check_distributions(estimator, param_distributions)
     # The arguments, checked before any study is opened.
     distributions = _check_distributions(estimator, param_distributions)
     _check_n_trials(n_trials)

@@ -6,9 +6,12 @@ cf72d18, model-file format version 1), from the repository root:
     python tests/data/make_model_files.py
 
 Each fixture is a tiny fitted regressor on the test suite's eight crystals, saved with
-``save``, beside the predictions it made before saving (``<name>.npy``).
+``save``, beside the predictions it made before saving (``<name>.npy``); and one
+pickled with ``pickle.dump`` (``dostransformer_chgnet_v1.pkl``, with CHGNet node
+features), which tests/test_features_atoms.py unpickles.
 """
 
+import pickle
 import sys
 from pathlib import Path
 
@@ -17,7 +20,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from conftest import tiny_dataset  # noqa: E402
+from conftest import TINY_TRANSFORMER, tiny_dataset  # noqa: E402
 
 from dos_estimators import (  # noqa: E402
     DOSTransformerRegressor,
@@ -54,6 +57,11 @@ def main():
         model = make().fit(X, y)
         model.save(HERE / f"{name}.safetensors")
         np.save(HERE / f"{name}.npy", model.predict(X))
+    chgnet = DOSTransformerRegressor(**{**TINY_TRANSFORMER, "node_features": ("magpie", "chgnet")})
+    chgnet.fit(structures, y)
+    with open(HERE / "dostransformer_chgnet_v1.pkl", "wb") as file:
+        pickle.dump(chgnet, file)
+    np.save(HERE / "dostransformer_chgnet_v1.npy", chgnet.predict(structures))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,11 @@
+"""Deprecated: the old path of :mod:`dos_estimators.features.atoms.vae`.
+
+Kept so that estimators pickled before the move still unpickle: this name stands for
+that module itself.
+"""
+
+import sys
+
+from ..features.atoms import vae
+
+sys.modules[__name__] = vae
