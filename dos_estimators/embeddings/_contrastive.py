@@ -1,11 +1,7 @@
 """Deprecated: the old path of :mod:`dos_estimators.features.atoms.contrastive`.
 
-Kept so that estimators pickled before the move still unpickle: this name stands for
-that module itself.
+Kept so that estimators pickled before the move still unpickle: it re-exports that
+module's public names (pickles name classes by module and name).
 """
 
-import sys
-
-from ..features.atoms import contrastive
-
-sys.modules[__name__] = contrastive
+from ..features.atoms.contrastive import *  # noqa: F403
