@@ -18,7 +18,7 @@ from ._cache import (
     write_priors,
 )
 from ._modes import IMAGINARY_TOLERANCE, THZ_TO_CM, PhononModes, phonon_dos, supercell_for
-from ._potentials import POTENTIALS, force_field, potential_versions
+from ._potentials import POTENTIALS, force_field, potential_versions, sevennet_model
 from ._transformer import PotentialPhonons, require_energies
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "priors_metadata",
     "read_priors",
     "require_energies",
+    "sevennet_model",
     "supercell_for",
     "write_priors",
 ]

@@ -9,6 +9,7 @@ an ASE calculator evaluates one supercell per call.
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib
 import io
 import warnings
@@ -76,14 +77,14 @@ class SevenNetForces(_NamedForces):
     def elements(self) -> set[str]:
         from pymatgen.core import Element
 
-        return {Element.from_Z(z).symbol for z in _sevennet_model(self.name).type_map}
+        return {Element.from_Z(z).symbol for z in sevennet_model(self.name).type_map}
 
     def forces(self, atoms_list) -> list[np.ndarray]:
         sevenn_graph = _require("sevenn.atom_graph_data")
         from sevenn.train.dataload import unlabeled_atoms_to_graph
         from torch_geometric.data import Batch
 
-        model = _sevennet_model(self.name).to(self.device)
+        model = sevennet_model(self.name, self.device)
         modality = _SEVENNET_MODALITY.get(self.name)
         out = []
         for start in range(0, len(atoms_list), self.batch_size):
@@ -104,8 +105,25 @@ class SevenNetForces(_NamedForces):
 
 
 @cache
-def _sevennet_model(name: str):
-    """The SevenNet called ``name``, loaded once per process from the weights in its wheel."""
+def sevennet_model(name: str, device: str = "cpu"):
+    """The pretrained SevenNet called ``name`` on ``device``: frozen, in eval and batch mode.
+
+    Loaded once per process from the weights in the ``sevenn`` wheel; every device gets
+    its own copy, so that moving one never moves another's. The per-atom features of
+    :class:`~dos_estimators.features.SevenNetAtomEmbedding` read the same network.
+
+    Parameters
+    ----------
+    name : str
+        A SevenNet name that ``sevenn`` knows (``"7net-0"``, ``"7net-l3i5"``, ...).
+    device : str, default="cpu"
+
+    Returns
+    -------
+    torch.nn.Module
+    """
+    if str(device) != "cpu":
+        return copy.deepcopy(sevennet_model(name)).to(device)
     util = _require("sevenn.util")
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")

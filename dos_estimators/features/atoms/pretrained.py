@@ -340,11 +340,11 @@ def _sevennet_layers(network) -> list[str]:
 
 @cache
 def _sevennet(model: str):
-    """The pretrained SevenNet, loaded once per process from the weights in its wheel."""
-    util = _import("sevenn.util", "sevennet", "sevennet")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        network, _ = util.model_from_checkpoint(util.pretrained_name_to_path(model))
+    """The pretrained SevenNet (:func:`...phonons.sevennet_model`), checked for features."""
+    _import("sevenn.util", "sevennet", "sevennet")  # an ImportError naming the extra
+    from ...phonons import sevennet_model
+
+    network = sevennet_model(model)
     names = list(network._modules)
     if "reduce_input_to_hidden" not in names or network.modal_map:
         raise ValueError(
@@ -353,10 +353,6 @@ def _sevennet(model: str):
             f"'7net-0'; {model!r} "
             + ("is multi-fidelity." if network.modal_map else "has no such layer.")
         )
-    network.eval()
-    network.set_is_batch_data(True)
-    for parameter in network.parameters():
-        parameter.requires_grad_(False)
     return network
 
 
