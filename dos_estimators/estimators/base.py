@@ -197,6 +197,11 @@ class DOSRegressorBase(TrainingMixin, RegressorMixin, BaseEstimator):
         A fit that raises (bad data, a failing training step or callback) leaves the
         estimator as it was before: its earlier fitted state whole, or unfitted. (skorch
         ends a network's training quietly on Ctrl-C; the fit then goes on.)
+
+        The machine: torch's own threads, and nothing else unless the environment sets
+        ``DOS_ESTIMATORS_CPU_LOCKS`` (off by default); then fits and predictions hold
+        their cores through per-user lock files, and a fit hands them to a waiting one
+        every half second (``docs/performance.md``).
         """
         before = self._fitted_state()
         try:
