@@ -24,7 +24,7 @@ from ..nn import DOSTransformerLoss
 from ..nn.layers import POOLINGS
 from ..structures import check_structures
 from . import persistence
-from .graph_inputs import fit_graph_inputs, graph_inputs
+from .graph_inputs import default_descriptors, fit_graph_inputs, graph_inputs
 from .nets import ACCELERATE, DOSDataset, DOSNeuralNet, require_accelerate
 from .prior import check_prior
 from .training import TrainingMixin
@@ -429,8 +429,7 @@ class GraphDOSRegressor(DOSRegressorBase):
     @property
     def _n_crystal_attr(self) -> int:
         """Width of the graphs' ``crystal_attr``: the fitted one, or the descriptors' alone."""
-        default = len(CRYSTAL_ATTR_NAMES) if self._uses_crystal_descriptors else 0
-        return getattr(self, "n_crystal_attr_", default)
+        return getattr(self, "n_crystal_attr_", default_descriptors(self))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

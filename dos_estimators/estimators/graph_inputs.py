@@ -20,10 +20,14 @@ from .prior import make_prior, prior_channels
 from .validation import check_energies, check_targets
 
 
+def default_descriptors(estimator) -> int:
+    """How many density descriptors lead the crystal attributes of ``estimator``'s graphs."""
+    return len(CRYSTAL_ATTR_NAMES) if estimator._uses_crystal_descriptors else 0
+
+
 def _descriptors(estimator) -> int:
-    """How many density descriptors lead the crystal attributes (fitted, or the default)."""
-    default = len(CRYSTAL_ATTR_NAMES) if estimator._uses_crystal_descriptors else 0
-    return getattr(estimator, "n_crystal_descriptors_", default)
+    """The fitted number of descriptors, or (models saved before it existed) the default."""
+    return getattr(estimator, "n_crystal_descriptors_", default_descriptors(estimator))
 
 
 def fit_graph_inputs(estimator, structures, y, energies) -> None:
@@ -46,9 +50,7 @@ def fit_graph_inputs(estimator, structures, y, energies) -> None:
     """
     node_features = estimator.node_features
     estimator.node_table_ = node_features if is_table(node_features) else None
-    estimator.n_crystal_descriptors_ = (
-        len(CRYSTAL_ATTR_NAMES) if estimator._uses_crystal_descriptors else 0
-    )
+    estimator.n_crystal_descriptors_ = default_descriptors(estimator)
     targets = None if y is None else check_targets(y, len(structures))
     estimator.node_features_ = None
     if estimator.node_table_ is None:
