@@ -117,6 +117,50 @@ def figures(path: Path) -> dict:
     }
 
 
+def stored_rows(path: Path) -> list[tuple]:
+    """A priors file's (modes key, material id, PhononModes) rows; none if it is absent."""
+    if not path.exists():
+        return []
+    modes = read_priors(path)
+    with np.load(path, allow_pickle=False) as stored:
+        ids = [str(m) for m in stored["material_ids"]]
+    return [(key, mp_id, modes[key]) for key, mp_id in zip(modes, ids, strict=True)]
+
+
+def rekey(path: Path, keys_by_id: dict, potential_key: str, settings: dict) -> int:
+    """Give a priors file's rows the keys the data set's structures have here.
+
+    A structure's key hashes its lattice and positions, and another numpy or pymatgen
+    (or a change of :func:`~dos_estimators.structures.structure_key`) can key the same
+    crystal of the data set differently. The material id then says which crystal a
+    row is, provided the file was computed with this potential and these settings.
+    Returns the number of rows re-keyed (the file is rewritten only if there are some).
+    """
+    metadata = priors_metadata(path)
+    same = metadata.get("potential_key") == potential_key and all(
+        float(metadata.get("settings", {}).get(name, float("nan"))) == float(value)
+        for name, value in settings.items()
+    )
+    rows = stored_rows(path)
+    moved = [
+        (keys_by_id[m], m, modes) if same and m in keys_by_id and key != keys_by_id[m] else None
+        for key, m, modes in rows
+    ]
+    if not any(moved):
+        return 0
+    rows = [new or old for new, old in zip(moved, rows, strict=True)]
+    write_priors(
+        path,
+        [r[0] for r in rows],
+        [r[2] for r in rows],
+        material_ids=[r[1] for r in rows],
+        metadata=metadata,
+    )
+    n = sum(1 for m in moved if m)
+    print(f"re-keyed {n} rows of {path} by material id", flush=True)
+    return n
+
+
 def compute(args) -> Path:
     """Compute this shard's missing crystals; write the file from everything cached."""
     data = load_phonon_dos(data_home=args.data_home)
@@ -131,8 +175,10 @@ def compute(args) -> Path:
     forces = force_field(args.potential)
     potential_key = forces.key
     keys = [modes_key(s, potential_key, prior.settings) for s in data.structures]
+    if out.exists():
+        rekey(out, dict(zip(data.material_ids, keys, strict=True)), potential_key, prior.settings)
     cache = PhononCache([out, args.cache]) if out.exists() else PhononCache(args.cache)
-    failed = {}
+    keyed, failed = set(keys), {}
 
     def write():
         # Every crystal found in the file or the cache folder, in the data set's order:
@@ -142,6 +188,8 @@ def compute(args) -> Path:
         store = PhononCache([out, args.cache]) if out.exists() else PhononCache(args.cache)
         rows = [(k, m, store.get(k)) for k, m in zip(keys, data.material_ids, strict=True)]
         rows = [row for row in rows if row[2] is not None]
+        # Rows of the file this data set does not key (never dropped): kept at the end.
+        rows += [row for row in stored_rows(out) if row[0] not in keyed]
         metadata = {
             "potential": forces.name,
             "potential_key": potential_key,

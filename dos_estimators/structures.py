@@ -219,18 +219,34 @@ def n_species(structure: Structure) -> int:
     return len(structure.composition.elements)
 
 
+KEY_DECIMALS = 8
+"""Decimals of the lattice (Å) and fractional coordinates that :func:`structure_key`
+hashes."""
+
+
 def structure_key(structure: Structure) -> bytes:
     """A digest that identifies a structure's lattice, species and positions.
 
     Used to compute the crystal system (and cached features) once per distinct
     structure. Species count with their oxidation states: Fe2+ and Fe3+ on two sites
     can lower the symmetry that two Fe atoms have.
+
+    Lattice vectors (Å) and fractional coordinates are rounded to
+    :data:`KEY_DECIMALS` decimals first: the same crystal read by another numpy or
+    pymatgen release, whose fractional coordinates differ in the last bits, keeps its
+    key, so a cache of phonons computed elsewhere still finds it.
     """
     digest = hashlib.blake2b(digest_size=16)
-    digest.update(np.ascontiguousarray(structure.lattice.matrix, dtype=np.float64).tobytes())
+    digest.update(_rounded_bytes(structure.lattice.matrix))
     digest.update("\0".join(site.species_string for site in structure).encode())
-    digest.update(np.ascontiguousarray(structure.frac_coords, dtype=np.float64).tobytes())
+    digest.update(_rounded_bytes(structure.frac_coords))
     return digest.digest()
+
+
+def _rounded_bytes(values) -> bytes:
+    # + 0.0 turns a rounded -0.0 into 0.0, which has other bytes.
+    rounded = np.round(np.asarray(values, dtype=np.float64), KEY_DECIMALS) + 0.0
+    return np.ascontiguousarray(rounded).tobytes()
 
 
 def crystal_system(structure: Structure, symprec: float = DEFAULT_SYMPREC) -> str:

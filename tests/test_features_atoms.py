@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 from conftest import isolated_atom_cell, rock_salt, tiny_dataset, tiny_transformer
+from pymatgen.core import Structure
 from sklearn.base import clone
 
 from dos_estimators import GraphNetworkDOSRegressor
@@ -119,6 +120,18 @@ def test_structure_key_is_by_content():
     assert a is not b and structure_key(a) == structure_key(b)
     assert structure_key(rock_salt(5.65)) != structure_key(a)
     assert structure_key(rock_salt(5.64, ("K", "Cl"))) != structure_key(a)
+
+
+def test_structure_key_ignores_the_last_bits_of_positions():
+    # Another numpy or pymatgen computes fractional coordinates from Cartesian ones a
+    # few ulps apart (and can give -0.0 for 0.0): the crystal keeps its key.
+    a = rock_salt(5.64)
+    lattice, coords = a.lattice.matrix, a.frac_coords
+    shifted = np.where(coords == 0, -0.0, coords * (1 + 4e-16))
+    b = Structure(lattice * (1 + 1e-15), a.species, shifted)
+    assert structure_key(b) == structure_key(a)
+    c = Structure(lattice, a.species, coords + 1e-6)
+    assert structure_key(c) != structure_key(a)
 
 
 def test_cache_computes_each_distinct_structure_once():

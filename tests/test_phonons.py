@@ -258,3 +258,16 @@ def test_priors_benchmark_resumes_after_an_interruption(tmp_path, monkeypatch):
     assert len(stored) == 10
     figures = priors.figures(priors.Path(args.out))
     assert figures["crystals"] == 10 and figures["seconds_median"] > 0
+    # The same crystals keyed otherwise (by another numpy's positions, say): the
+    # material ids re-key the rows, and nothing is computed again or dropped.
+    rows = priors.stored_rows(priors.Path(args.out))
+    write_priors(
+        args.out,
+        [f"{k:032x}" for k in range(10)],
+        [row[2] for row in rows],
+        material_ids=[row[1] for row in rows],
+        metadata=priors.priors_metadata(args.out),
+    )
+    computed.clear()
+    priors.compute(args)
+    assert not computed and set(read_priors(args.out)) == set(stored)
