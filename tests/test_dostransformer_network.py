@@ -221,3 +221,23 @@ def test_prompt_tuning_trains_prompts_and_decoder_and_puts_other_prompts_back():
     assert torch.equal(table[others], before[others])
     assert torch.equal(table[4], mean + 1.0)
     assert not module.trained_systems[1]
+
+
+@pytest.mark.parametrize("readout", ["masked", "add"])
+def test_prior_readout_puts_the_correction_where_it_says(readout):
+    data = batch()
+    data.prior[:, :2, -1] = 0.0  # the widest channel: no modes at the two lowest energies
+    module = network(prompt=None, n_prior=N_PRIOR, prior_readout=readout).eval()
+    last = [m for m in module.decoder.modules() if isinstance(m, nn.Linear)][-1]
+    with torch.no_grad():
+        last.bias.fill_(0.5)  # a correction of 0.5 at every energy
+        dos = module(data)
+    expected = 0.5 * (data.prior[..., -1] if readout == "masked" else 1.0) + data.prior[..., 0]
+    torch.testing.assert_close(dos, expected)
+    if readout == "masked":
+        torch.testing.assert_close(dos[:, :2], data.prior[:, :2, 0])
+
+
+def test_an_unknown_prior_readout_is_refused_by_name():
+    with pytest.raises(ValueError, match="prior_readout='scaled' is not one of"):
+        network(n_prior=N_PRIOR, prior_readout="scaled")

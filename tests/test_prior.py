@@ -3,15 +3,20 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from ase.build import bulk
 from ase.calculators.emt import EMT
 from pymatgen.io.ase import AseAtomsAdaptor
+from safetensors import safe_open
 from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
 
+import dos_estimators
 from dos_estimators import DOSTransformerRegressor, PotentialPhononRegressor, load_model
+from dos_estimators._serialization import serialize
 from dos_estimators.estimators.prior import PRIOR_LADDER
 from dos_estimators.phonons import PhononCache, PotentialPhonons, modes_key, phonon_dos
 
@@ -58,6 +63,26 @@ def test_zero_shot_regressor_chooses_smearing_and_scale():
     assert model.predict(X, energies=np.arange(0, 600, 10.0)).shape == (6, 60)
     pipeline = make_pipeline(clone(model)).fit(X, y, potentialphononregressor__energies=GRID)
     np.testing.assert_allclose(pipeline.predict(X), y, atol=1e-12)
+
+
+def test_a_prior_chooses_its_smearing_and_scale_on_the_training_crystals():
+    X = coppers()
+    y = targets(X)  # EMT's DOS at 20 cm^-1 and frequencies x 1.05
+    prior = emt_prior(sigma="fit", scale="fit").fit(X, y, energies=GRID)
+    assert prior.smearing() == (20.0, 1.05)
+    np.testing.assert_allclose(prior.transform(X), y / y.max(axis=1, keepdims=True))
+    # One of them chosen, the other as given.
+    assert emt_prior(sigma="fit", scale=1.05).fit(X, y, energies=GRID).smearing() == (20.0, 1.05)
+    assert emt_prior(sigma=20.0, scale="fit").fit(X, y, energies=GRID).smearing() == (20.0, 1.05)
+    # The hybrid's prior makes the same choice, and its network starts from it.
+    model = tiny(prior=emt_prior(sigma="fit", scale="fit"), max_epochs=1, lr=1e-12)
+    model.fit(X, y, energies=GRID)
+    assert model.prior_.smearing() == (20.0, 1.05)
+    np.testing.assert_allclose(model.predict(X), y, atol=1e-6)
+    with pytest.raises(ValueError, match=r'sigma="fit" needs fit\(X, y, energies=\)'):
+        emt_prior(sigma="fit").fit(energies=GRID)
+    with pytest.raises(ValueError, match='scale must be a positive number or "fit"'):
+        emt_prior(scale="auto").fit(energies=GRID)
 
 
 def test_zero_shot_regressor_needs_the_grid():
@@ -123,3 +148,13 @@ def test_prior_model_file_round_trip(tmp_path):
         loaded.predict(X, energies=finer), model.predict(X, energies=finer)
     )
     assert loaded.prior_.potential == "7net-0"
+    # A file written before prior_readout existed: its networks added the correction
+    # everywhere, and it loads as that, not as today's default.
+    assert model.prior_readout == "masked"
+    with safe_open(str(path), framework="pt") as file:
+        document = json.loads(file.metadata()["estimator"])
+        tensors = {key: file.get_tensor(key) for key in file.keys()}  # noqa: SIM118
+    del document["params"]["prior_readout"]
+    older = tmp_path / "older.safetensors"
+    older.write_bytes(serialize(document, tensors, package_version=dos_estimators.__version__))
+    assert load_model(older).prior_readout == "add"

@@ -31,8 +31,8 @@ NOT_SETTINGS = ("callbacks", "device", "verbose", "n_jobs", "checkpoint_dir")
 
 # Parameters added after rows were stored, with the default that computes what the
 # model computed before they existed: left out at that default, so that older rows
-# keep their file names.
-LATER_PARAMETERS = {"crystal_features": None, "prior": None}
+# keep their file names (prior_readout changes nothing without a prior, as they had).
+LATER_PARAMETERS = {"crystal_features": None, "prior": None, "prior_readout": "masked"}
 
 
 def model_settings(model) -> dict:
@@ -40,8 +40,13 @@ def model_settings(model) -> dict:
     return {
         k: v
         for k, v in model.get_params().items()
-        if k not in NOT_SETTINGS and not (k in LATER_PARAMETERS and v is LATER_PARAMETERS[k])
+        if k not in NOT_SETTINGS and not (k in LATER_PARAMETERS and _same(v, LATER_PARAMETERS[k]))
     }
+
+
+def _same(value, default) -> bool:
+    # Identity for objects (a transformer is not compared by ==), equality for names.
+    return value is default or (isinstance(default, str) and value == default)
 
 
 def settings_hash(settings: dict) -> str:

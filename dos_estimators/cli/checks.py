@@ -102,9 +102,9 @@ def warn_about_predictions(model, names, structures, pred, grid, warn) -> None:
                 "the potential or not at its minimum, and its phonon DOS "
                 + ("is wrong there." if zero_shot else "(the model's prior) is wrong there."),
             )
-        above = modes.fraction_above(float(grid[-1]), phonons.scale)
+        above = modes.fraction_above(float(grid[-1]), phonons.smearing()[1])
         if zero_shot and above > ABOVE_GRID_FRACTION:
-            top = float(np.max(modes.frequencies[modes.weights > 0]) * phonons.scale)
+            top = float(np.max(modes.frequencies[modes.weights > 0]) * phonons.smearing()[1])
             warn(
                 name,
                 f"{above:.0%} of its modes lie above the grid's top ({grid[-1]:g} cm^-1), up to "

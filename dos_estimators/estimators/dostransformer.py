@@ -63,12 +63,11 @@ class DOSTransformerRegressor(GraphDOSRegressor):
         ``(n_atoms, F)`` array per structure; see :mod:`dos_estimators.features.atoms`),
         or a list of these whose columns are concatenated per atom. Embeddings are
         cloned and fitted on the structures and DOS passed to ``fit``. The default,
-        Magpie's 22 element properties beside CHGNet 0.3.0's 64 pretrained per-atom
-        features (its weights ship in the ``chgnet`` wheel), scored MSE×10 0.201,
-        0.222 and 0.182 on the phonon set's seeded test tenths 0-2 where the trees
-        scored 0.216, 0.233 and 0.205 (``docs/embeddings.md``); CHGNet's features cost a forward
-        pass per distinct structure (130–180 structures/s on 2 cores), computed once
-        per process and cached.
+        Magpie's 22 element properties beside CHGNet 0.3.0's 64 per-atom features (its
+        weights ship in the ``chgnet`` wheel), scored MSE×10 0.201, 0.222 and 0.182 on
+        the seeded test tenths 0-2 where the trees scored 0.216, 0.233 and 0.205
+        (``docs/embeddings.md``); CHGNet costs a forward pass per distinct structure
+        (130–180/s on 2 cores), cached per process.
     pooling : {"mean", "sum"}, default="mean"
         Atom pooling for the crystal vector. ``"sum"`` is the paper's; ``"mean"``
         keeps the prediction of a supercell equal to that of its primitive cell.
@@ -126,14 +125,16 @@ class DOSTransformerRegressor(GraphDOSRegressor):
         :class:`~dos_estimators.MatminerFeaturizer`, a ``FeatureUnion`` of them),
         cloned and fitted on the structures passed to ``fit``.
     prior : None, str or PotentialPhonons, default=None
-        A physics prior: the phonon DOS of a pretrained universal potential (a name of
-        :data:`~dos_estimators.phonons.POTENTIALS`, or a configured
-        :class:`~dos_estimators.phonons.PotentialPhonons` with its ``cache``). Each energy
-        token then also reads the prior's density at its energy (at the smearings of
-        :data:`~dos_estimators.estimators.prior.PRIOR_LADDER`), and the network predicts
-        the prior plus a learned correction. Needs ``fit(..., energies=)`` in cm⁻¹. The
-        prior costs a phonon calculation per crystal (seconds to minutes; see
-        ``docs/phonons.md``) unless it is cached; None is the fast default.
+        A universal potential's phonon DOS as a physics prior: a name of
+        :data:`~dos_estimators.phonons.POTENTIALS` (smearing and scale chosen on the
+        training crystals) or a :class:`~dos_estimators.phonons.PotentialPhonons` used as
+        configured (with its ``cache``; ``sigma="fit", scale="fit"`` for the same choice).
+        The network predicts the prior plus a learned correction, each energy token also
+        reading the prior at the smearings of ``estimators.prior.PRIOR_LADDER``. Needs
+        ``fit(..., energies=)`` in cm⁻¹ and a phonon calculation per uncached crystal.
+    prior_readout : {"masked", "add"}, default="masked"
+        The correction times the prior at its widest smearing (zero where the potential
+        has no modes), or added everywhere (``docs/phonons.md`` compares them).
     lr_schedule : {"onecycle", "constant"}, default="onecycle"
         One-cycle schedule peaking at ``lr``, or ``lr`` throughout (released code).
     symprec : float, default=0.1
@@ -143,9 +144,9 @@ class DOSTransformerRegressor(GraphDOSRegressor):
         Hugging Face accelerate, data parallel on the GPUs ``accelerate launch`` starts
         one process for (the ``accelerate`` extra; user guide, "Several GPUs").
     n_jobs : int, optional
-        Processes for the crystal-system search of large inputs. It pays only on
-        machines with many cores: a search takes about 0.5 ms, about what sending the
-        structure to another process costs (``docs/results.md``, "Speed and scale").
+        Processes for the crystal-system search of large inputs; it pays only with many
+        cores: a search takes about 0.5 ms, what sending the structure to another
+        process costs (``docs/results.md``, "Speed and scale").
     callbacks : list of skorch callbacks, optional
         Extra callbacks (``(name, callback)`` pairs or callbacks).
     random_state : int, RandomState or None, default=None
@@ -153,14 +154,11 @@ class DOSTransformerRegressor(GraphDOSRegressor):
     verbose : int, default=0
         1 prints a line per epoch, 2 also a progress bar per epoch.
     checkpoint_dir : str, os.PathLike or None, default=None
-        Folder for training checkpoints: after every epoch, each network's whole
-        training state (weights, optimizer, learning-rate schedule, early stopping,
-        history, random generators) is saved there, and a fit killed mid-way and
-        run again with the same parameters and data resumes after the last saved
-        epoch, ending as an uninterrupted fit would. The folder belongs to one
-        configuration and data set (``fit`` raises ``ValueError`` for another) and
-        stays after the fit: fitting again loads the trained networks. None saves
-        nothing.
+        Folder where each network's whole training state (weights, optimizer, schedule,
+        early stopping, history, random generators) is saved after every epoch: a fit
+        killed mid-way and run again with the same parameters and data resumes and ends
+        as an uninterrupted fit would. The folder belongs to one configuration and data
+        set (another raises ``ValueError``) and stays: fitting again loads the networks.
 
     Attributes
     ----------
@@ -188,7 +186,7 @@ class DOSTransformerRegressor(GraphDOSRegressor):
     y_scale_ : float
         Largest training DOS value; the network learns ``y / y_scale_``.
     prior_ : PotentialPhonons or None
-        The prior, fitted on the training grid.
+        The prior, fitted on the training grid and crystals (``prior_.smearing()``).
 
     Examples
     --------
@@ -235,6 +233,7 @@ class DOSTransformerRegressor(GraphDOSRegressor):
         crystal_descriptors=True,
         crystal_features=None,
         prior=None,
+        prior_readout="masked",
         lr_schedule="onecycle",
         symprec=DEFAULT_SYMPREC,
         device="cpu",
@@ -275,6 +274,7 @@ class DOSTransformerRegressor(GraphDOSRegressor):
         self.crystal_descriptors = crystal_descriptors
         self.crystal_features = crystal_features
         self.prior = prior
+        self.prior_readout = prior_readout
         self.lr_schedule = lr_schedule
         self.symprec = symprec
         self.device = device
@@ -309,6 +309,7 @@ class DOSTransformerRegressor(GraphDOSRegressor):
         return cls(**{**PAPER_PARAMS, **params})
 
     _parameter_constraints = PARAMETER_CONSTRAINTS
+    _file_defaults = {"prior_readout": "add"}  # what files written before it had
 
     def _check_params(self):
         super()._check_params()

@@ -16,6 +16,7 @@ from ..nn import (
     ENERGY_ENCODINGS,
     FUSIONS,
     HEADS,
+    PRIOR_READOUTS,
     PROMPTS,
     prompt_width,
 )
@@ -41,6 +42,7 @@ OPTIONS = {
     "prompt": PROMPTS,
     "energy_encoding": ENERGY_ENCODINGS,
     "heads": HEADS,
+    "prior_readout": PRIOR_READOUTS,
     "lr_schedule": LR_SCHEDULES,
 }
 """The parameters that name a choice, and the values each may take."""
@@ -75,6 +77,7 @@ NETWORK_PARAMS = (
     "prompt",
     "energy_encoding",
     "heads",
+    "prior_readout",
 )
 """The parameters passed as they are to :class:`~dos_estimators.nn.DOSTransformer`."""
 

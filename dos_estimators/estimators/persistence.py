@@ -248,6 +248,9 @@ def _new_estimator(document: dict, source: str, written_by: str, expected: type,
             f"{source} holds parameters {unknown} that {name} of this dos_estimators does not "
             f"know (the file was written by dos_estimators {written_by})."
         )
+    # A parameter the class gained after the file was written: the value that builds
+    # what the file's networks were fitted as, not today's default.
+    params = {**getattr(cls, "_file_defaults", {}), **params}
     if device is not None:
         params["device"] = device
     estimator = cls(**params)

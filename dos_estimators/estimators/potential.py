@@ -9,16 +9,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._validation import is_integer
 from ..metrics import r2_pooled
-from ..phonons import PotentialPhonons, require_energies
+from ..phonons import PotentialPhonons, require_energies, smearing_scores
 from ..structures import check_structures
 from .base import check_energies, check_targets
-
-SIGMAS = (10.0, 15.0, 20.0, 25.0, 30.0)
-"""Gaussian smearings in cm⁻¹ that ``fit`` chooses from."""
-
-SCALES = (0.95, 1.0, 1.05, 1.1)
-"""Frequency scale factors that ``fit`` chooses from (universal potentials run soft)."""
-
 
 # The parameters it passes on to PotentialPhonons unchanged.
 _SHARED = (
@@ -40,9 +33,11 @@ class PotentialPhononRegressor(RegressorMixin, BaseEstimator):
 
     ``predict`` computes each crystal's modes by finite displacements (see
     :func:`~dos_estimators.phonons.phonon_dos`) and smears them onto the grid. ``fit``
-    learns no weights: it chooses the smearing (from :data:`SIGMAS`) and one frequency
-    scale factor (from :data:`SCALES`) with the lowest MSE on up to ``n_fit_samples``
-    training crystals, and the DOS amplitude (the median maximum of the training rows).
+    learns no weights: it chooses the smearing (from
+    :data:`~dos_estimators.phonons.SIGMAS`) and one frequency scale factor (from
+    :data:`~dos_estimators.phonons.SCALES`) with the lowest MSE on up to
+    ``n_fit_samples`` training crystals, and the DOS amplitude (the median maximum of
+    the training rows).
 
     Parameters
     ----------
@@ -153,16 +148,9 @@ class PotentialPhononRegressor(RegressorMixin, BaseEstimator):
             chosen = np.sort(check_random_state(self.random_state).choice(chosen, n, False))
         phonons = self._phonons().fit(energies=self.energies_)
         modes = phonons.modes([structures[i] for i in chosen])
-        target = Y[chosen]
         # Predictions are max-scaled DOS times the training rows' typical maximum.
         self.amplitude_ = float(np.median(Y.max(axis=1)))
-        self.grid_scores_ = {}
-        for sigma in SIGMAS:
-            for scale in SCALES:
-                predicted = self.amplitude_ * np.array(
-                    [m.on_grid(self.energies_, sigma, scale) for m in modes]
-                )
-                self.grid_scores_[(sigma, scale)] = float(np.mean((predicted - target) ** 2))
+        self.grid_scores_ = smearing_scores(modes, Y[chosen], self.energies_)
         self.sigma_, self.scale_ = min(self.grid_scores_, key=self.grid_scores_.get)
         self.phonons_ = self._phonons(self.sigma_, self.scale_).fit(energies=self.energies_)
         return self

@@ -7,11 +7,13 @@ from sklearn.base import clone
 
 PRIOR_LADDER = (1.0, 0.5, 2.0)
 """Smearings of the prior's channels, as multiples of its ``sigma``; channel 0 is the
-prior itself, which the network's read-out adds its correction to."""
+prior itself, which the network's read-out adds its correction to, and the last, the
+widest, is what ``prior_readout="masked"`` multiplies the correction by."""
 
 
 def make_prior(spec):
-    """A new, unfitted prior from ``prior=``: a potential name or a ``PotentialPhonons``.
+    """A new, unfitted prior from ``prior=``: a potential name (whose smearing and scale
+    its ``fit`` chooses on the training crystals) or a ``PotentialPhonons`` (cloned).
 
     Raises
     ------
@@ -21,7 +23,7 @@ def make_prior(spec):
     from ..phonons import PotentialPhonons
 
     if isinstance(spec, str):
-        prior = PotentialPhonons(spec)
+        prior = PotentialPhonons(spec, sigma="fit", scale="fit")
         prior._check_params()
         return prior
     if isinstance(spec, PotentialPhonons):
@@ -46,5 +48,5 @@ def prior_channels(prior, structures, energies=None) -> np.ndarray:
     numpy.ndarray of shape (n_structures, n_energies, len(PRIOR_LADDER))
         Each channel max-scaled, on ``energies`` (None: the grid the prior was fitted on).
     """
-    sigmas = [prior.sigma * factor for factor in PRIOR_LADDER]
+    sigmas = [prior.smearing()[0] * factor for factor in PRIOR_LADDER]
     return prior.transform(structures, sigma=sigmas, energies=energies)

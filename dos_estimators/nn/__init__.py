@@ -17,7 +17,7 @@ from .baselines import (
     MLPDOSNetwork,
     PooledDOSNetwork,
 )
-from .dostransformer import DOSTransformer, DOSTransformerLoss, rmse_loss
+from .dostransformer import PRIOR_READOUTS, DOSTransformer, DOSTransformerLoss, rmse_loss
 from .encoders import (
     EDGE_BASES,
     ENCODERS,
@@ -59,6 +59,7 @@ __all__ = [
     "ENERGY_ENCODINGS",
     "FUSIONS",
     "HEADS",
+    "PRIOR_READOUTS",
     "PROMPTS",
     "ContinuousEnergyEncoding",
     "LearnedEnergyEncoding",

@@ -23,13 +23,27 @@ from .heads import HEADS, token_decoder
 from .layers import CrystalReadout, with_encoded_atoms
 from .prompts import PROMPTS, lookup_prompts, onehot_prompts, prompt_width
 
-__all__ = ["FUSIONS", "HEADS", "PROMPTS", "DOSTransformer", "DOSTransformerLoss", "rmse_loss"]
+__all__ = [
+    "FUSIONS",
+    "HEADS",
+    "PRIOR_READOUTS",
+    "PROMPTS",
+    "DOSTransformer",
+    "DOSTransformerLoss",
+    "rmse_loss",
+]
+
+PRIOR_READOUTS = ("masked", "add")
+"""How a path's read-out combines the prior and the network's correction (see
+:class:`DOSTransformer`'s ``prior_readout``)."""
 
 
 def _check_options(**values) -> None:
-    """Raise ``ValueError`` for a ``fusion``, ``prompt`` or ``heads`` that is not an option."""
+    """Raise ``ValueError`` for a ``fusion``, ``prompt``, ``heads`` or ``prior_readout`` that
+    is not an option."""
+    known = {"fusion": FUSIONS, "prompt": PROMPTS, "heads": HEADS, "prior_readout": PRIOR_READOUTS}
     for name, value in values.items():
-        options = {"fusion": FUSIONS, "prompt": PROMPTS, "heads": HEADS}[name]
+        options = known[name]
         if value not in options:
             raise ValueError(f"{name}={value!r} is not one of {options}.")
 
@@ -121,6 +135,11 @@ class DOSTransformer(nn.Module):
         energy encoding, and each path's read-out adds a learned multiple (starting at
         1) of channel 0: the network learns the correction to the prior, which starts at
         zero (the decoder's last layer is zero-initialised). 0: no prior.
+    prior_readout : {"masked", "add"}, default="masked"
+        With a prior: ``"masked"`` multiplies the correction by the last channel (the
+        prior at its widest smearing, max-scaled), so that it vanishes where the
+        potential has no modes (towards zero frequency, above its highest mode);
+        ``"add"`` adds it everywhere (see ``docs/phonons.md`` for how they compare).
 
     Notes
     -----
@@ -169,9 +188,10 @@ class DOSTransformer(nn.Module):
         energy_encoding: str = "learned",
         heads: str = "mlp",
         n_prior: int = 0,
+        prior_readout: str = "masked",
     ):
         super().__init__()
-        _check_options(fusion=fusion, prompt=prompt, heads=heads)
+        _check_options(fusion=fusion, prompt=prompt, heads=heads, prior_readout=prior_readout)
         # A module computing more node features inside the network (see
         # :func:`~dos_estimators.nn.layers.with_encoded_atoms`); ``in_features`` counts them.
         self.atom_encoder: nn.Module | None = None
@@ -199,7 +219,7 @@ class DOSTransformer(nn.Module):
         if prompt is not None:
             self.fuse_system = context_fusion(fusion, hidden, hidden + width)
         self.decoder = token_decoder(heads, hidden, dropout)
-        self.n_prior = int(n_prior)
+        self.n_prior, self.prior_readout = int(n_prior), prior_readout
         if self.n_prior:
             self._add_prior(hidden)
 
@@ -299,7 +319,12 @@ class DOSTransformer(nn.Module):
         """
         tokens = path(*fuse(energy_tokens, context), atoms, padding_mask)
         dos = self.decoder(tokens).squeeze(-1)
-        return dos if prior is None else dos + self.prior_gate * prior[..., 0]
+        if prior is None:
+            return dos
+        # getattr: networks pickled before the masked read-out existed added everywhere.
+        if getattr(self, "prior_readout", "add") == "masked":
+            dos = dos * prior[..., -1]
+        return dos + self.prior_gate * prior[..., 0]
 
     def forward(self, data):
         """Predict the DOS of a batch of crystals.

@@ -19,14 +19,24 @@ from ._cache import (
 )
 from ._modes import IMAGINARY_TOLERANCE, THZ_TO_CM, PhononModes, phonon_dos, supercell_for
 from ._potentials import POTENTIALS, force_field, potential_versions, sevennet_model
-from ._transformer import PotentialPhonons, require_energies
+from ._transformer import (
+    FIT,
+    SCALES,
+    SIGMAS,
+    PotentialPhonons,
+    require_energies,
+    smearing_scores,
+)
 
 __all__ = [
     "BIN_TOP",
     "BIN_WIDTH",
+    "FIT",
     "IMAGINARY_TOLERANCE",
     "POTENTIALS",
+    "SCALES",
     "SETTINGS",
+    "SIGMAS",
     "THZ_TO_CM",
     "PhononCache",
     "PhononModes",
@@ -39,6 +49,7 @@ __all__ = [
     "read_priors",
     "require_energies",
     "sevennet_model",
+    "smearing_scores",
     "supercell_for",
     "write_priors",
 ]

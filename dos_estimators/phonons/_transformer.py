@@ -22,6 +22,44 @@ def require_energies(energies, who: str) -> None:
         )
 
 
+SIGMAS = (10.0, 15.0, 20.0, 25.0, 30.0)
+"""Gaussian smearings in cm⁻¹ that ``sigma="fit"`` chooses from."""
+
+SCALES = (0.95, 1.0, 1.05, 1.1)
+"""Frequency scale factors that ``scale="fit"`` chooses from (universal potentials run
+soft)."""
+
+FIT = "fit"
+"""The value of ``sigma`` or ``scale`` that ``fit`` chooses on the training crystals."""
+
+
+def smearing_scores(modes, targets, energies, sigmas=SIGMAS, scales=SCALES) -> dict:
+    """MSE of each (sigma, scale) against training DOS rows, at their typical height.
+
+    Parameters
+    ----------
+    modes : list of PhononModes
+        One per row of ``targets``.
+    targets : numpy.ndarray of shape (n_samples, n_energies)
+    energies : numpy.ndarray of shape (n_energies,)
+        The grid of ``targets`` in cm⁻¹.
+    sigmas, scales : sequences of float
+
+    Returns
+    -------
+    dict
+        ``{(sigma, scale): mse}``; the max-scaled DOS is multiplied by the median maximum
+        of the rows (their typical height) before it is compared.
+    """
+    amplitude = float(np.median(targets.max(axis=1)))
+    scores = {}
+    for sigma in sigmas:
+        for scale in scales:
+            predicted = amplitude * np.array([m.on_grid(energies, sigma, scale) for m in modes])
+            scores[(float(sigma), float(scale))] = float(np.mean((predicted - targets) ** 2))
+    return scores
+
+
 def _modes_of(structure, potential, settings, device, batch_size) -> PhononModes:
     """One crystal's modes (what a joblib worker runs)."""
     return phonon_dos(structure, potential, device=device, batch_size=batch_size, **settings)
@@ -30,10 +68,11 @@ def _modes_of(structure, potential, settings, device, batch_size) -> PhononModes
 class PotentialPhonons(TransformerMixin, BaseEstimator):
     """Each crystal's phonon DOS from a pretrained universal potential, on a fixed grid.
 
-    No training: ``fit`` only records the grid. ``transform`` computes the modes of each
-    crystal with :func:`~dos_estimators.phonons.phonon_dos` (or finds them in
-    ``cache``) and smears them onto the grid. It is what an estimator's ``prior=``
-    takes.
+    No weights are learned: ``fit`` records the grid and, where ``sigma`` or ``scale`` is
+    ``"fit"``, chooses it (from :data:`SIGMAS`, :data:`SCALES`) by the lowest MSE on the
+    training crystals. ``transform`` computes the modes of each crystal with
+    :func:`~dos_estimators.phonons.phonon_dos` (or finds them in ``cache``) and smears
+    them onto the grid. It is what an estimator's ``prior=`` takes.
 
     Parameters
     ----------
@@ -50,10 +89,10 @@ class PotentialPhonons(TransformerMixin, BaseEstimator):
         going to the first folder. Caching needs a potential name or an ASE calculator
         whose ``parameters`` tell its settings apart.
         None computes the modes at every call.
-    sigma : float, default=15.0
-        Gaussian smearing in cm⁻¹.
-    scale : float, default=1.0
-        Factor applied to every frequency.
+    sigma : float or "fit", default=15.0
+        Gaussian smearing in cm⁻¹, or ``"fit"``: chosen in ``fit(X, y, energies=)``.
+    scale : float or "fit", default=1.0
+        Factor applied to every frequency, or ``"fit"``: chosen with ``sigma``.
     supercell_length, max_supercell_atoms, displacement, mesh
         See :func:`~dos_estimators.phonons.phonon_dos`.
     device : str, default="cpu"
@@ -71,6 +110,8 @@ class PotentialPhonons(TransformerMixin, BaseEstimator):
     ----------
     energies_ : numpy.ndarray of shape (n_energies,)
         The grid in cm⁻¹ seen in ``fit``.
+    sigma_, scale_ : float
+        The smearing and scale ``transform`` uses: the parameters, or what ``fit`` chose.
 
     Examples
     --------
@@ -125,8 +166,11 @@ class PotentialPhonons(TransformerMixin, BaseEstimator):
         force_field(self.potential)  # an unknown name lists the known ones
         for name in ("sigma", "scale", "supercell_length", "displacement", "mesh"):
             value = getattr(self, name)
+            if name in ("sigma", "scale") and isinstance(value, str) and value == FIT:
+                continue
             if not (is_real(value) and 0 < value < float("inf")):
-                raise ValueError(f"{name} must be a positive number, got {value!r}.")
+                also = ' or "fit"' if name in ("sigma", "scale") else ""
+                raise ValueError(f"{name} must be a positive number{also}, got {value!r}.")
         if not (is_integer(self.max_supercell_atoms) and self.max_supercell_atoms >= 1):
             raise ValueError(
                 "max_supercell_atoms must be an integer of at least 1, "
@@ -134,19 +178,23 @@ class PotentialPhonons(TransformerMixin, BaseEstimator):
             )
 
     def fit(self, X=None, y=None, energies=None):
-        """Record the grid that ``transform`` puts each DOS on.
+        """Record the grid that ``transform`` puts each DOS on; choose a ``"fit"`` smearing.
 
         Parameters
         ----------
-        X, y : ignored
+        X : sequence of pymatgen.core.Structure or ase.Atoms, optional
+            Training crystals; needed only where ``sigma`` or ``scale`` is ``"fit"`` (their
+            modes are then computed, or read from the cache).
+        y : array-like of shape (n_samples, n_energies), optional
+            Their DOS on ``energies``; needed with ``X``.
         energies : array-like of shape (n_energies,)
             Frequencies in cm⁻¹, strictly increasing.
 
         Raises
         ------
         ValueError
-            If ``energies`` is missing or not strictly increasing, or a parameter is
-            invalid.
+            If ``energies`` is missing or not strictly increasing, ``"fit"`` is asked for
+            without ``X`` and a matching ``y``, or a parameter is invalid.
         """
         self._check_params()
         require_energies(energies, "PotentialPhonons.fit")
@@ -154,7 +202,37 @@ class PotentialPhonons(TransformerMixin, BaseEstimator):
         if energies.ndim != 1 or len(energies) < 1 or np.any(np.diff(energies) <= 0):
             raise ValueError("energies must be a strictly increasing 1-D grid in cm^-1.")
         self.energies_ = energies
+        chosen = {"sigma": self.sigma, "scale": self.scale}
+        free = [name for name, value in chosen.items() if isinstance(value, str)]
+        if free:
+            chosen.update(self._choose(X, y, energies, free))
+        self.sigma_, self.scale_ = float(chosen["sigma"]), float(chosen["scale"])
         return self
+
+    def _choose(self, X, y, energies, free) -> dict:
+        """The ``"fit"`` values among sigma and scale, by the lowest MSE on (X, y)."""
+        wanted = " and ".join(f'{name}="fit"' for name in free)
+        if X is None or y is None:
+            raise ValueError(f"PotentialPhonons with {wanted} needs fit(X, y, energies=).")
+        targets = np.asarray(y, dtype=float)
+        structures = check_structures(X)
+        if targets.shape != (len(structures), len(energies)):
+            raise ValueError(
+                f"PotentialPhonons.fit: y has shape {targets.shape}, expected "
+                f"({len(structures)}, {len(energies)}) for {len(structures)} crystals on "
+                f"{len(energies)} energies."
+            )
+        sigmas = SIGMAS if "sigma" in free else (self.sigma,)
+        scales = SCALES if "scale" in free else (self.scale,)
+        scores = smearing_scores(self.modes(structures), targets, energies, sigmas, scales)
+        sigma, scale = min(scores, key=scores.get)
+        return {"sigma": sigma, "scale": scale}
+
+    def smearing(self) -> tuple[float, float]:
+        """The (sigma, scale) that ``transform`` uses."""
+        check_is_fitted(self, "energies_")
+        # getattr: fitted before sigma and scale could be "fit", the parameters were used.
+        return getattr(self, "sigma_", self.sigma), getattr(self, "scale_", self.scale)
 
     def modes(self, X) -> list[PhononModes]:
         """Each crystal's :class:`~dos_estimators.phonons.PhononModes`, from the cache or
@@ -207,7 +285,7 @@ class PotentialPhonons(TransformerMixin, BaseEstimator):
         ----------
         X : sequence of pymatgen.core.Structure or ase.Atoms
         sigma : float or sequence of float, optional
-            Smearing in cm⁻¹ instead of ``self.sigma``; several give one channel each.
+            Smearing in cm⁻¹ instead of ``sigma_``; several give one channel each.
         energies : array-like of shape (n_points,), optional
             Another grid in cm⁻¹ than the fitted one.
 
@@ -217,15 +295,15 @@ class PotentialPhonons(TransformerMixin, BaseEstimator):
             when ``sigma`` is a sequence. Each DOS is max-scaled (all zeros for a crystal
             with no real mode on the grid).
         """
-        check_is_fitted(self, "energies_")
+        fitted_sigma, scale = self.smearing()
         grid = self.energies_ if energies is None else np.asarray(energies, dtype=float)
-        sigmas = np.atleast_1d(self.sigma if sigma is None else sigma).astype(float)
+        sigmas = np.atleast_1d(fitted_sigma if sigma is None else sigma).astype(float)
         modes = self.modes(X)
         out = np.array(
-            [[m.on_grid(grid, s, self.scale) for s in sigmas] for m in modes]
+            [[m.on_grid(grid, s, scale) for s in sigmas] for m in modes]
         ).reshape(len(modes), len(sigmas), len(grid))
         out = out.transpose(0, 2, 1)
-        return out if np.ndim(self.sigma if sigma is None else sigma) else out[..., 0]
+        return out if np.ndim(fitted_sigma if sigma is None else sigma) else out[..., 0]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
