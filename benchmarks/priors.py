@@ -127,6 +127,12 @@ def stored_rows(path: Path) -> list[tuple]:
     return [(key, mp_id, modes[key]) for key, mp_id in zip(modes, ids, strict=True)]
 
 
+def write_rows(path: Path, rows: list[tuple], metadata: dict) -> None:
+    """Write (modes key, material id, PhononModes) rows as a priors file."""
+    keys, material_ids, modes = zip(*rows, strict=True) if rows else ((), (), ())
+    write_priors(path, list(keys), list(modes), material_ids=list(material_ids), metadata=metadata)
+
+
 def rekey(path: Path, keys_by_id: dict, potential_key: str, settings: dict) -> int:
     """Give a priors file's rows the keys the data set's structures have here.
 
@@ -149,13 +155,7 @@ def rekey(path: Path, keys_by_id: dict, potential_key: str, settings: dict) -> i
     if not any(moved):
         return 0
     rows = [new or old for new, old in zip(moved, rows, strict=True)]
-    write_priors(
-        path,
-        [r[0] for r in rows],
-        [r[2] for r in rows],
-        material_ids=[r[1] for r in rows],
-        metadata=metadata,
-    )
+    write_rows(path, rows, metadata)
     n = sum(1 for m in moved if m)
     print(f"re-keyed {n} rows of {path} by material id", flush=True)
     return n
@@ -199,13 +199,7 @@ def compute(args) -> Path:
             "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "failed": failed,
         }
-        write_priors(
-            out,
-            [r[0] for r in rows],
-            [r[2] for r in rows],
-            material_ids=[r[1] for r in rows],
-            metadata=metadata,
-        )
+        write_rows(out, rows, metadata)
         return len(rows)
 
     shard, n_shards = (int(part) for part in args.shard.split("/"))
