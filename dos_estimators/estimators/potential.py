@@ -9,7 +9,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._validation import is_integer
 from ..metrics import r2_pooled
-from ..phonons import PotentialPhonons, require_energies, smearing_scores
+from ..phonons import PotentialPhonons, require_energies
 from ..structures import check_structures
 from .base import check_energies, check_targets
 
@@ -146,13 +146,13 @@ class PotentialPhononRegressor(RegressorMixin, BaseEstimator):
         chosen = np.arange(len(structures))
         if n is not None and n < len(structures):
             chosen = np.sort(check_random_state(self.random_state).choice(chosen, n, False))
-        phonons = self._phonons().fit(energies=self.energies_)
-        modes = phonons.modes([structures[i] for i in chosen])
         # Predictions are max-scaled DOS times the training rows' typical maximum.
         self.amplitude_ = float(np.median(Y.max(axis=1)))
-        self.grid_scores_ = smearing_scores(modes, Y[chosen], self.energies_)
-        self.sigma_, self.scale_ = min(self.grid_scores_, key=self.grid_scores_.get)
-        self.phonons_ = self._phonons(self.sigma_, self.scale_).fit(energies=self.energies_)
+        self.phonons_ = self._phonons(sigma="fit", scale="fit").fit(
+            [structures[i] for i in chosen], Y[chosen], energies=self.energies_
+        )
+        self.grid_scores_ = self.phonons_.grid_scores_
+        self.sigma_, self.scale_ = self.phonons_.smearing()
         return self
 
     @classmethod

@@ -112,6 +112,8 @@ class PotentialPhonons(TransformerMixin, BaseEstimator):
         The grid in cm⁻¹ seen in ``fit``.
     sigma_, scale_ : float
         The smearing and scale ``transform`` uses: the parameters, or what ``fit`` chose.
+    grid_scores_ : dict
+        With a ``"fit"`` value: the training MSE of each (sigma, scale) tried.
 
     Examples
     --------
@@ -224,8 +226,9 @@ class PotentialPhonons(TransformerMixin, BaseEstimator):
             )
         sigmas = SIGMAS if "sigma" in free else (self.sigma,)
         scales = SCALES if "scale" in free else (self.scale,)
-        scores = smearing_scores(self.modes(structures), targets, energies, sigmas, scales)
-        sigma, scale = min(scores, key=scores.get)
+        modes = self.modes(structures)
+        self.grid_scores_ = smearing_scores(modes, targets, energies, sigmas, scales)
+        sigma, scale = min(self.grid_scores_, key=self.grid_scores_.get)
         return {"sigma": sigma, "scale": scale}
 
     def smearing(self) -> tuple[float, float]:
