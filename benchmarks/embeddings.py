@@ -30,14 +30,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from bench.fits import SPLITS, run_row, split_data, split_indices
+from bench.fits import ALL_SPLITS, run_row, split_data, split_indices
 from bench.reports import mean_std_cell, write_docs_block
 from bench.rows import model_settings, save_row, settings_hash
 
 from dos_estimators import DOSTransformerRegressor, GraphNetworkDOSRegressor, tree_reference
 from dos_estimators.datasets import load_phonon_dos
 from dos_estimators.features import CACHE, CHGNetAtomEmbedding, NodeFeatureUnion, is_table
-from dos_estimators.model_selection import FormulaGroupSplit
 
 # name: (label, node_features)
 OPTIONS = {
@@ -69,7 +68,6 @@ MODELS = {
     "dostransformer": ("DOSTransformer", DOSTransformerRegressor, {}),
     "graph_network_energy": ("Graph Network ✓", GraphNetworkDOSRegressor, {"use_energy": True}),
 }
-ALL_SPLITS = {**SPLITS, "formula": "formula-grouped (10 % of formulas held out)"}
 SCHEDULES = {"full": {}, "cpu": {"max_epochs": 30, "patience": 30}, "quick": {"max_epochs": 2}}
 CRYSTAL_FEATURES = "magpie_density"
 REVISION = 1
@@ -131,17 +129,6 @@ def trees_name(split, seed):
     return f"trees__{split}__seed{seed}.json"
 
 
-def embedding_split(name, structures, seed, n_jobs):
-    """(train, valid, test) indices; ``formula`` keeps every formula on one side."""
-    if name != "formula":
-        return split_indices(name, structures, seed, n_jobs)
-    rest, test = next(FormulaGroupSplit(test_size=0.1, random_state=seed).split(structures))
-    train, valid = next(
-        FormulaGroupSplit(test_size=1 / 9, random_state=seed).split([structures[i] for i in rest])
-    )
-    return rest[train], rest[valid], test
-
-
 def feature_seconds(spec, X_train, y_train, X_all):
     """Seconds to fit ``spec`` on the training crystals and compute it for all, cache cold."""
     if is_table(spec):
@@ -183,13 +170,13 @@ def run(args):
     structures, dos = phonon.structures, phonon.dos
     common = {"threads": torch.get_num_threads(), "platform": platform.platform()}
     for split, seed in trees:
-        data = split_data(structures, dos, embedding_split(split, structures, seed, args.n_jobs))
+        data = split_data(structures, dos, split_indices(split, structures, seed, args.n_jobs))
         row, _ = run_row("trees", tree_reference(random_state=seed, n_jobs=1), data)
         row.update(split=split, seed=seed, **common)
         save_row(out / trees_name(split, seed), row)
         print(f"trees {split} seed {seed}: MSE×10 {row['test']['mse_x10']:.3f}", flush=True)
     for model_key, option, cf, split, seed in todo:
-        indices = embedding_split(split, structures, seed, args.n_jobs)
+        indices = split_indices(split, structures, seed, args.n_jobs)
         data = split_data(structures, dos, indices)
         spec = OPTIONS[option][1]
         features = feature_seconds(spec, data[0], data[3], data[0] + data[1] + data[2])

@@ -1,10 +1,11 @@
 """The phonon set's universal-potential priors: fill the cache, write the derived file.
 
 Computes :func:`dos_estimators.phonons.phonon_dos` for the crystals of the phonon set,
-the test tenths of seeds 0-2 first (the zero-shot rows need them), then the rest in the
-data set's order, and writes ``benchmarks/data/phonon_priors_<potential>.npz`` (mode
-weights in 5 cm⁻¹ bins, imaginary share, seconds, supercell, package versions, this
-command) every few crystals. It resumes: crystals already in that file or in the cache
+the test tenths of seeds 0-2 first (the zero-shot rows need them), then the held-out
+crystals of the OOD splits (:func:`crystal_order`), then the rest in the data set's
+order, and writes ``benchmarks/data/phonon_priors_<potential>.npz`` (mode weights in
+5 cm⁻¹ bins, imaginary share, seconds, supercell, package versions, this command)
+every few crystals. It resumes: crystals already in that file or in the cache
 folder are not computed again. A crystal the potential cannot do (an element it was not
 trained on, a cell over ``--max-supercell-atoms``) is recorded in the file's metadata.
 
@@ -33,9 +34,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+from bench.fits import split_indices
 
 from dos_estimators.datasets import load_phonon_dos
-from dos_estimators.model_selection import train_valid_test_split
 from dos_estimators.phonons import (
     PhononCache,
     PotentialPhonons,
@@ -63,13 +64,24 @@ def covered(structures, potential: str) -> np.ndarray:
     return np.array([modes_key(s, key, settings) in stored for s in structures], dtype=bool)
 
 
-def crystal_order(n: int, seeds=(0, 1, 2)) -> list[int]:
-    """Indices of the phonon set: the test tenths of ``seeds`` first, then the rest."""
+def crystal_order(structures, seeds=(0, 1, 2)) -> list[int]:
+    """Indices of the phonon set in the order they are computed.
+
+    The test tenths of ``seeds`` first (the zero-shot rows), then the held-out crystals
+    of the crystal-system and species-count splits and the formula-grouped test parts
+    (the zero-shot OOD rows), then the rest in the data set's order.
+    """
     order = []
-    for seed in seeds:
-        *_, test, _, _, _ = train_valid_test_split(np.arange(n), np.arange(n), random_state=seed)
-        order.extend(int(i) for i in test)
-    order.extend(range(n))
+    for split in ("id", "system", "species", "formula"):
+        for seed in seeds:
+            try:
+                train, valid, test = split_indices(split, structures, seed)
+            except ValueError:  # crystals the split cannot part (all cubic, say)
+                break
+            order.extend(int(i) for i in test)
+            if split in ("system", "species"):  # one held-out set, halved per seed
+                order.extend(int(i) for i in valid)
+    order.extend(range(len(structures)))
     return list(dict.fromkeys(order))
 
 
@@ -205,7 +217,7 @@ def compute(args) -> Path:
     shard, n_shards = (int(part) for part in args.shard.split("/"))
     known_failed = priors_metadata(out).get("failed", {}) if out.exists() else {}
     new = 0
-    for i in crystal_order(len(data.structures))[shard::n_shards]:
+    for i in crystal_order(data.structures)[shard::n_shards]:
         structure, mp_id, key = data.structures[i], data.material_ids[i], keys[i]
         if mp_id in known_failed or cache.get(key) is not None:
             continue
