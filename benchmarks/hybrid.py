@@ -6,7 +6,9 @@ Two protocols, each fitting, on the same crystals, the zero-shot potential
 tree reference, and the fixed 60/40 average of the potential's and the network's DOS:
 
 - ``--protocol id``: the seeded 80/10/10 splits of the phonon set (the paper's); needs
-  the priors of every crystal of the split (``benchmarks/priors.py``).
+  the priors of every crystal of the split (``benchmarks/priors.py``). ``system``,
+  ``species`` and ``formula`` are the OOD splits of ``bench.fits.ALL_SPLITS`` (held-out
+  crystals halved into validation and test; 10 % of the formulas held out), the same way.
 - ``--protocol cv``: while the priors file is still filling, a seeded 5-fold cross
   validation over the crystals it holds (a tenth of the validation-free training data
   per fold goes to early stopping). A small-data check of the mechanism, not the
@@ -17,6 +19,7 @@ Rows go to ``docs/data/hybrid.json``; ``--report`` writes the ``hybrid`` block o
 
     python benchmarks/hybrid.py --protocol cv --seeds 0
     python benchmarks/hybrid.py --protocol id --seeds 0 1 2 --n-ensemble 1
+    python benchmarks/hybrid.py --protocol system --seeds 0 1 2 --rows hybrid
     python benchmarks/hybrid.py --protocol cv --n-ensemble 5 --rows zero_shot hybrid trees
 """
 
@@ -28,6 +31,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench.fits import ALL_SPLITS, split_indices
 from bench.measure import machine_record
 from bench.reports import mean_std_cell, write_docs_block
 from priors import covered, priors_path
@@ -36,7 +40,6 @@ from zero_shot import BLEND, scores
 
 from dos_estimators import DOSTransformerRegressor, PotentialPhononRegressor, tree_reference
 from dos_estimators.datasets import load_phonon_dos
-from dos_estimators.model_selection import train_valid_test_split
 from dos_estimators.phonons import PotentialPhonons
 
 HERE = Path(__file__).resolve().parent
@@ -55,7 +58,7 @@ LABELS = {
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--protocol", choices=["cv", "id"], default="cv")
+    parser.add_argument("--protocol", choices=["cv", *ALL_SPLITS], default="cv")
     parser.add_argument("--potential", default="7net-l3i5")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--n-ensemble", type=int, default=1)
@@ -76,11 +79,8 @@ def parse_args(argv=None):
 
 def folds(args, data, seed, has):
     """(train, valid, test) index triples of the protocol for ``seed``."""
-    n = len(data.structures)
-    if args.protocol == "id":
-        train, valid, test, *_ = train_valid_test_split(
-            np.arange(n), np.arange(n), random_state=seed
-        )
+    if args.protocol != "cv":
+        train, valid, test = split_indices(args.protocol, data.structures, seed)
         missing = int((~has[np.concatenate([train, valid, test])]).sum())
         if missing:
             raise SystemExit(
@@ -163,7 +163,8 @@ def report(rows) -> str:
             f"5-fold cross validation over the {sum(r['n_test'] for r in group[:5])} crystals "
             "the priors file held (seed " + ", ".join(sorted({str(r["seed"]) for r in group})) + ")"
             if protocol == "cv"
-            else "seeded 80/10/10 test tenths, seeds " + ", ".join(str(r["seed"]) for r in group)
+            else f"{ALL_SPLITS[protocol]}, test parts of seeds "
+            + ", ".join(str(r["seed"]) for r in group)
         )
         lines += [
             f"**{potential}, {n_ensemble} network(s) per row, {where}**; mean ± std over "

@@ -5,21 +5,26 @@ test tenth of the seeded 80/10/10 split is scored on the crystals that every lis
 potential's file holds (so the potentials' rows compare like with like), the
 tree reference (fitted on the training and validation parts) on the same crystals, and
 their 60/40 average. ``PotentialPhononRegressor.fit`` chooses the smearing and scale on
-up to 64 training crystals of the file; nothing else is learned. Each row records
+up to 64 training crystals of the file; nothing else is learned. ``--splits`` adds the
+OOD splits of ``bench.fits.ALL_SPLITS`` (crystal system, species count, formula-grouped),
+scored the same way on their test parts. Each row records
 MSE×10, MAE and per-crystal R² (the paper's convention), the imaginary-mode share, the
 seconds per crystal the file records, and C_V and S at 300 K against the true DOS's.
 
     python benchmarks/zero_shot.py --potentials 7net-l3i5 --seeds 0 1 2
+    python benchmarks/zero_shot.py --splits system species formula
     python benchmarks/zero_shot.py --report     # the docs/phonons.md block from the JSON
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 from pathlib import Path
 
 import numpy as np
+from bench.fits import ALL_SPLITS, split_indices
 from bench.measure import machine_record
 from bench.reports import mean_std_cell, write_docs_block
 from bench.thermo_rows import thermo_of
@@ -28,7 +33,6 @@ from priors import covered, priors_path
 from dos_estimators import PotentialPhononRegressor, tree_reference
 from dos_estimators.datasets import load_phonon_dos
 from dos_estimators.metrics import dos_report
-from dos_estimators.model_selection import train_valid_test_split
 from dos_estimators.pretrained import zero_shot as zero_shot_model
 
 HERE = Path(__file__).resolve().parent
@@ -42,6 +46,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--potentials", nargs="+", default=["7net-l3i5"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--splits", nargs="+", default=["id"], choices=list(ALL_SPLITS))
     parser.add_argument("--data-home", default=None)
     parser.add_argument("--out", default=str(OUT))
     parser.add_argument("--docs", default=str(DOCS))
@@ -59,10 +64,12 @@ def scores(y_true, y_pred, structures, frequencies) -> dict:
     return row
 
 
-def seed_row(data, potential: str, seed: int, only=None) -> dict:
-    """One potential's row on ``seed``'s test tenth; ``only`` narrows the scored crystals."""
-    n = len(data.structures)
-    train, valid, test, *_ = train_valid_test_split(np.arange(n), np.arange(n), random_state=seed)
+def seed_row(data, potential: str, seed: int, only=None, split: str = "id") -> dict:
+    """One potential's row on the test part of ``split`` for ``seed``.
+
+    ``only`` narrows the scored crystals (and those the smearing is chosen on).
+    """
+    train, valid, test = split_indices(split, data.structures, seed)
     path = priors_path(potential)
     has = covered(data.structures, potential)
     if only is not None:
@@ -83,6 +90,7 @@ def seed_row(data, potential: str, seed: int, only=None) -> dict:
     frequencies = data.energies
     return {
         "potential": potential,
+        "split": split,
         "seed": seed,
         "n_test": int(len(test)),
         "n_scored": int(len(done)),
@@ -105,22 +113,28 @@ def seed_row(data, potential: str, seed: int, only=None) -> dict:
     }
 
 
+def split_of(row) -> str:
+    """The split of a row (rows written before there were OOD rows are ``"id"``)."""
+    return row.get("split", "id")
+
+
 def report(rows) -> str:
     if not rows:
         return "No rows yet: run `python benchmarks/zero_shot.py`."
     lines = [
-        "| potential | seeds | crystals scored / test | row | MSE×10 | MAE | R² (per crystal) "
-        "| C_V MAE 300 K | S MAE 300 K | ratio to trees |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| potential | split | seeds | crystals scored / test | row | MSE×10 | MAE "
+        "| R² (per crystal) | C_V MAE 300 K | S MAE 300 K | ratio to trees |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for potential in dict.fromkeys(r["potential"] for r in rows):
-        group = [r for r in rows if r["potential"] == potential]
+    for key in dict.fromkeys((r["potential"], split_of(r)) for r in rows):
+        group = [r for r in rows if (r["potential"], split_of(r)) == key]
+        potential, split = key
         seeds = ", ".join(str(r["seed"]) for r in group)
         counts = ", ".join(f"{r['n_scored']}/{r['n_test']}" for r in group)
         for name, label in (("zero_shot", "zero-shot"), ("trees", "trees"), ("blend", "60/40")):
             ratio = [r[name]["mse_x10"] / r["trees"]["mse_x10"] for r in group]
             lines.append(
-                f"| {potential} | {seeds} | {counts} | {label} | "
+                f"| {potential} | {ALL_SPLITS[split]} | {seeds} | {counts} | {label} | "
                 + " | ".join(
                     mean_std_cell([r[name][metric] for r in group])
                     for metric in ("mse_x10", "mae", "r2_per_crystal", "cv_mae", "entropy_mae")
@@ -135,7 +149,8 @@ def report(rows) -> str:
         "Per seed, the smearing and scale (chosen on the training crystals the file holds; "
         "where it holds none, the command line's fixed 15 cm⁻¹ and 1.0): "
         + "; ".join(
-            f"seed {r['seed']}: σ {r['sigma']:g} cm⁻¹, ×{r['scale']:g} "
+            f"{r['potential']} {split_of(r)} seed {r['seed']}: σ {r['sigma']:g} cm⁻¹, "
+            f"×{r['scale']:g} "
             f"({r['n_fit']} training crystals)"
             for r in rows
         )
@@ -161,18 +176,15 @@ def main(argv=None):
         data = load_phonon_dos(data_home=args.data_home)
         # Like with like: every potential is scored on the crystals all their files hold.
         only = np.logical_and.reduce([covered(data.structures, p) for p in args.potentials])
-        for potential in args.potentials:
-            for seed in args.seeds:
-                row = seed_row(data, potential, seed, only)
-                rows = [r for r in rows if (r["potential"], r["seed"]) != (potential, seed)]
-                rows.append(row)
-                print(json.dumps({k: row[k] for k in ("seed", "n_scored", "sigma", "scale")}))
-                for name in ("zero_shot", "trees", "blend"):
-                    print(
-                        f"  {name:10s} "
-                        + json.dumps({k: round(v, 4) for k, v in row[name].items()})
-                    )
-        rows.sort(key=lambda r: (r["potential"], r["seed"]))
+        for potential, split, seed in itertools.product(args.potentials, args.splits, args.seeds):
+            row = seed_row(data, potential, seed, only, split)
+            key = (potential, split, seed)
+            rows = [r for r in rows if (r["potential"], split_of(r), r["seed"]) != key]
+            rows.append(row)
+            print(json.dumps({k: row[k] for k in ("split", "seed", "n_scored", "sigma", "scale")}))
+            for name in ("zero_shot", "trees", "blend"):
+                print(f"  {name:10s} " + json.dumps({k: round(v, 4) for k, v in row[name].items()}))
+        rows.sort(key=lambda r: (r["potential"], list(ALL_SPLITS).index(split_of(r)), r["seed"]))
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(rows, indent=1) + "\n")
     text = report(rows)
