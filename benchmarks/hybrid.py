@@ -45,12 +45,13 @@ from dos_estimators.phonons import PotentialPhonons
 HERE = Path(__file__).resolve().parent
 OUT = HERE.parent / "docs" / "data" / "hybrid.json"
 DOCS = HERE.parent / "docs" / "phonons.md"
-ROWS = ("zero_shot", "network", "hybrid", "hybrid_add", "trees", "blend")
+ROWS = ("zero_shot", "network", "hybrid", "hybrid_add", "hybrid_stretch", "trees", "blend")
 LABELS = {
     "zero_shot": "zero-shot potential",
     "network": "DOSTransformer (defaults)",
-    "hybrid": "hybrid: DOSTransformer(prior=)",
+    "hybrid": 'hybrid, prior_readout="masked"',
     "hybrid_add": 'hybrid, prior_readout="add"',
+    "hybrid_stretch": 'hybrid, "stretch": DOSTransformer(prior=)',
     "trees": "trees",
     "blend": "60/40 potential + network",
 }
@@ -121,7 +122,8 @@ def fit_fold(args, data, seed, fold, train, valid, test) -> dict:
     )
     run("network", DOSTransformerRegressor(**common), X_valid=X_va, y_valid=y_va, energies=grid)
     prior = PotentialPhonons(args.potential, cache=path, sigma="fit", scale="fit")
-    for name, readout in (("hybrid", "masked"), ("hybrid_add", "add")):
+    readouts = {"hybrid": "masked", "hybrid_add": "add", "hybrid_stretch": "stretch"}
+    for name, readout in readouts.items():
         run(
             name,
             DOSTransformerRegressor(prior=prior, prior_readout=readout, **common),
@@ -152,15 +154,22 @@ def fit_fold(args, data, seed, fold, train, valid, test) -> dict:
     }
 
 
+def group_key(row) -> tuple:
+    """The rows of one table: protocol, potential, networks per row and crystals used (a
+    cross validation over a grown priors file is another table)."""
+    held = row["n_train"] + row["n_valid"] + row["n_test"]
+    return row["protocol"], row["potential"], row["n_ensemble"], held
+
+
 def report(rows) -> str:
     if not rows:
         return "No rows yet: run `python benchmarks/hybrid.py`."
     lines = []
-    for key in dict.fromkeys((r["protocol"], r["potential"], r["n_ensemble"]) for r in rows):
-        group = [r for r in rows if (r["protocol"], r["potential"], r["n_ensemble"]) == key]
-        protocol, potential, n_ensemble = key
+    for key in dict.fromkeys(group_key(r) for r in rows):
+        group = [r for r in rows if group_key(r) == key]
+        protocol, potential, n_ensemble, held = key
         where = (
-            f"5-fold cross validation over the {sum(r['n_test'] for r in group[:5])} crystals "
+            f"5-fold cross validation over the {held} crystals "
             "the priors file held (seed " + ", ".join(sorted({str(r["seed"]) for r in group})) + ")"
             if protocol == "cv"
             else f"{ALL_SPLITS[protocol]}, test parts of seeds "
@@ -199,8 +208,8 @@ def main(argv=None):
         for seed in args.seeds:
             for fold, (train, valid, test) in enumerate(folds(args, data, seed, has)):
                 row = fit_fold(args, data, seed, fold, train, valid, test)
-                same = ("protocol", "potential", "seed", "fold", "n_ensemble")
-                rows = [r for r in rows if any(r[k] != row[k] for k in same)]
+                same = lambda r: (group_key(r), r["seed"], r["fold"])  # noqa: E731
+                rows = [r for r in rows if same(r) != same(row)]
                 rows.append(row)
                 print(
                     f"seed {seed} fold {fold}: "

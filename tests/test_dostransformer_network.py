@@ -241,3 +241,27 @@ def test_prior_readout_puts_the_correction_where_it_says(readout):
 def test_an_unknown_prior_readout_is_refused_by_name():
     with pytest.raises(ValueError, match="prior_readout='scaled' is not one of"):
         network(n_prior=N_PRIOR, prior_readout="scaled")
+
+
+def test_stretch_readout_mixes_the_scaled_priors_by_learned_weights():
+    n_scales = 3
+    data = batch()
+    generator = torch.Generator().manual_seed(1)
+    data.prior = torch.rand(3, N_ENERGIES, 2 * n_scales + 1, generator=generator)
+    module = network(prompt=None, n_prior=2 * n_scales + 1, prior_readout="stretch").eval()
+    with torch.no_grad():
+        start = module(data)
+    # Untrained: the correction is zero and the weights sit on the middle scale.
+    torch.testing.assert_close(start, data.prior[..., 1], atol=2e-3, rtol=0)
+    last = [m for m in module.decoder.modules() if isinstance(m, nn.Linear)][-1]
+    with torch.no_grad():
+        module.prior_mixer.bias.copy_(torch.tensor([30.0, 0.0, 0.0]))  # all on scale 0
+        last.bias.fill_(0.5)
+        dos = module(data)
+    # The first scale's prior, plus 0.5 times that scale's wide channel.
+    torch.testing.assert_close(dos, data.prior[..., 0] + 0.5 * data.prior[..., n_scales])
+
+
+def test_stretch_readout_needs_an_odd_number_of_prior_channels():
+    with pytest.raises(ValueError, match=r"needs n_prior = 2K \+ 1 >= 3, got 4"):
+        network(n_prior=4, prior_readout="stretch")

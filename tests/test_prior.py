@@ -17,7 +17,7 @@ from sklearn.pipeline import make_pipeline
 import dos_estimators
 from dos_estimators import DOSTransformerRegressor, PotentialPhononRegressor, load_model
 from dos_estimators._serialization import serialize
-from dos_estimators.estimators.prior import PRIOR_LADDER
+from dos_estimators.estimators.prior import PRIOR_LADDER, PRIOR_STRETCHES
 from dos_estimators.phonons import PhononCache, PotentialPhonons, modes_key, phonon_dos
 
 GRID = np.linspace(0.0, 400.0, 21)
@@ -78,7 +78,8 @@ def test_a_prior_chooses_its_smearing_and_scale_on_the_training_crystals():
     model = tiny(prior=emt_prior(sigma="fit", scale="fit"), max_epochs=1, lr=1e-12)
     model.fit(X, y, energies=GRID)
     assert model.prior_.smearing() == (20.0, 1.05)
-    np.testing.assert_allclose(model.predict(X), y, atol=1e-6)
+    # The default read-out starts (almost: a softmax) on the fitted scale.
+    np.testing.assert_allclose(model.predict(X), y, atol=5e-3)
     with pytest.raises(ValueError, match=r'sigma="fit" needs fit\(X, y, energies=\)'):
         emt_prior(sigma="fit").fit(energies=GRID)
     with pytest.raises(ValueError, match='scale must be a positive number or "fit"'):
@@ -99,20 +100,25 @@ def test_prior_fits_and_predicts_through_pipeline_and_clone():
     pipeline = make_pipeline(model).fit(X, y, dostransformerregressor__energies=GRID)
     fitted = pipeline[-1]
     assert fitted.prior_.energies_.tolist() == GRID.tolist()
-    assert fitted.net_.module_.n_prior == len(PRIOR_LADDER)
+    assert fitted.net_.module_.n_prior == 2 * len(PRIOR_STRETCHES) + 1  # "stretch"
+    masked = tiny(prior=emt_prior(), prior_readout="masked").fit(X, y, energies=GRID)
+    assert masked.net_.module_.n_prior == len(PRIOR_LADDER)
     assert pipeline.predict(X).shape == (6, 21)
     unfitted = clone(fitted)
     assert not hasattr(unfitted, "prior_") and unfitted.prior.sigma == 15.0
 
 
-def test_the_network_starts_from_the_prior():
+@pytest.mark.parametrize("readout, atol", [("masked", 1e-6), ("add", 1e-6), ("stretch", 5e-3)])
+def test_the_network_starts_from_the_prior(readout, atol):
     X = coppers()
     y = targets(X)
-    model = tiny(prior=emt_prior(), max_epochs=1, lr=1e-12).fit(X, y, energies=GRID)
+    kwargs = dict(prior=emt_prior(), prior_readout=readout)
+    model = tiny(**kwargs, max_epochs=1, lr=1e-12).fit(X, y, energies=GRID)
     prior = emt_prior().fit(energies=GRID).transform(X)
-    # Untrained, the correction is zero: the prediction is the prior.
-    np.testing.assert_allclose(model.predict(X), prior, atol=1e-6)
-    trained = tiny(prior=emt_prior(), max_epochs=20, lr=1e-2).fit(X, y, energies=GRID)
+    # Untrained, the correction is zero: the prediction is the prior (for "stretch", up
+    # to the softmax weight off the fitted scale).
+    np.testing.assert_allclose(model.predict(X), prior, atol=atol)
+    trained = tiny(**kwargs, max_epochs=20, lr=1e-2).fit(X, y, energies=GRID)
     assert np.mean((trained.predict(X) - y) ** 2) < np.mean((prior - y) ** 2)
 
 
@@ -126,7 +132,8 @@ def test_prior_needs_the_grid_and_a_known_kind():
         tiny(prior="mace").fit(X, np.ones((3, 21)), energies=GRID)
 
 
-def test_prior_model_file_round_trip(tmp_path):
+@pytest.mark.parametrize("readout", ["masked", "stretch"])
+def test_prior_model_file_round_trip(tmp_path, readout):
     # A named potential whose modes are already in the cache folder: nothing is computed
     # with SevenNet (EMT's modes stand in under SevenNet-0's key).
     X = coppers()
@@ -138,7 +145,8 @@ def test_prior_model_file_round_trip(tmp_path):
             phonon_dos(structure, EMT(), **SETTINGS),
         )
     y = targets(X)
-    model = tiny(prior=prior, energy_encoding="continuous").fit(X, y, energies=GRID)
+    model = tiny(prior=prior, prior_readout=readout, energy_encoding="continuous")
+    model.fit(X, y, energies=GRID)
     path = tmp_path / "hybrid.safetensors"
     model.save(path)
     loaded = load_model(path)
@@ -147,10 +155,11 @@ def test_prior_model_file_round_trip(tmp_path):
     np.testing.assert_array_equal(
         loaded.predict(X, energies=finer), model.predict(X, energies=finer)
     )
-    assert loaded.prior_.potential == "7net-0"
+    assert loaded.prior_.potential == "7net-0" and loaded.prior_readout == readout
+    if readout != "masked":
+        return
     # A file written before prior_readout existed: its networks added the correction
     # everywhere, and it loads as that, not as today's default.
-    assert model.prior_readout == "masked"
     with safe_open(str(path), framework="pt") as file:
         document = json.loads(file.metadata()["estimator"])
         tensors = {key: file.get_tensor(key) for key in file.keys()}  # noqa: SIM118
@@ -158,3 +167,19 @@ def test_prior_model_file_round_trip(tmp_path):
     older = tmp_path / "older.safetensors"
     older.write_bytes(serialize(document, tensors, package_version=dos_estimators.__version__))
     assert load_model(older).prior_readout == "add"
+
+
+def test_stretch_readout_learns_a_frequency_scale_of_the_prior():
+    X = coppers()
+    y = targets(X, sigma=15.0, scale=1.08)  # EMT's DOS with frequencies 8 % higher
+    prior = emt_prior()  # fixed at scale 1.0: only the network can stretch it
+    start = tiny(prior=prior, prior_readout="stretch", max_epochs=1, lr=1e-12)
+    start.fit(X, y, energies=GRID)
+    assert start.net_.module_.n_prior == 2 * len(PRIOR_STRETCHES) + 1
+    # Untrained, it predicts the prior (the weights sit on the fitted scale).
+    np.testing.assert_allclose(start.predict(X), prior.fit(energies=GRID).transform(X), atol=5e-3)
+    kwargs = dict(prior_readout="stretch", max_epochs=40, lr=3e-2)
+    stretched = tiny(prior=prior, **kwargs).fit(X, y, energies=GRID)
+    masked = tiny(prior=prior, **{**kwargs, "prior_readout": "masked"}).fit(X, y, energies=GRID)
+    error = {m: np.mean((m.predict(X) - y) ** 2) for m in (stretched, masked)}
+    assert error[stretched] < 0.5 * error[masked]

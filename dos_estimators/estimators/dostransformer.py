@@ -17,7 +17,7 @@ from .dostransformer_params import (
     check_params,
 )
 from .energy_grid import grid_positions, networks_on_grid
-from .prior import PRIOR_LADDER
+from .prior import n_prior_channels
 from .prompt_tuning import check_fine_tuning, fine_tuned_net, warn_unseen_systems, with_systems
 from .validation import check_return_std
 
@@ -132,9 +132,9 @@ class DOSTransformerRegressor(GraphDOSRegressor):
         The network predicts the prior plus a learned correction, each energy token also
         reading the prior at the smearings of ``estimators.prior.PRIOR_LADDER``. Needs
         ``fit(..., energies=)`` in cm⁻¹ and a phonon calculation per uncached crystal.
-    prior_readout : {"masked", "add"}, default="masked"
-        The correction times the prior at its widest smearing (zero where the potential
-        has no modes), or added everywhere (``docs/phonons.md`` compares them).
+    prior_readout : {"stretch", "masked", "add"}, default="stretch"
+        The prior at a learned per-crystal frequency scale plus a masked correction, the
+        correction masked by the widest prior, or added anywhere (``docs/phonons.md``).
     lr_schedule : {"onecycle", "constant"}, default="onecycle"
         One-cycle schedule peaking at ``lr``, or ``lr`` throughout (released code).
     symprec : float, default=0.1
@@ -233,7 +233,7 @@ class DOSTransformerRegressor(GraphDOSRegressor):
         crystal_descriptors=True,
         crystal_features=None,
         prior=None,
-        prior_readout="masked",
+        prior_readout="stretch",
         lr_schedule="onecycle",
         symprec=DEFAULT_SYMPREC,
         device="cpu",
@@ -321,7 +321,7 @@ class DOSTransformerRegressor(GraphDOSRegressor):
             in_features=in_features,
             n_systems=len(CRYSTAL_SYSTEMS),
             n_crystal_attr=self._n_crystal_attr,
-            n_prior=len(PRIOR_LADDER) if getattr(self, "prior_", None) is not None else 0,
+            n_prior=n_prior_channels(self.prior_readout) if getattr(self, "prior_", None) else 0,
             **{name: getattr(self, name) for name in NETWORK_PARAMS},
         )
 

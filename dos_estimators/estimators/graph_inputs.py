@@ -139,7 +139,9 @@ def graph_inputs(estimator, structures, energies=None) -> list:
     _add_crystal_features(estimator, structures, graphs)
     prior = getattr(estimator, "prior_", None)
     if prior is not None:
-        channels = prior_channels(prior, structures, energies) * estimator.prior_amplitude_
+        readout = getattr(estimator, "prior_readout", "masked")
+        channels = prior_channels(prior, structures, energies, readout)
+        channels = channels * estimator.prior_amplitude_
         for graph, channel in zip(graphs, channels, strict=True):
             graph.prior = torch.from_numpy(channel[None].astype(np.float32))
     return graphs

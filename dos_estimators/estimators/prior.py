@@ -10,6 +10,16 @@ PRIOR_LADDER = (1.0, 0.5, 2.0)
 prior itself, which the network's read-out adds its correction to, and the last, the
 widest, is what ``prior_readout="masked"`` multiplies the correction by."""
 
+PRIOR_STRETCHES = (0.88, 0.92, 0.96, 1.0, 1.04, 1.08, 1.12)
+"""``prior_readout="stretch"``: the frequency scales (times the fitted one) among which the
+network weighs each crystal's prior. A per-crystal scale chosen from such a list against
+the true DOS halves the potential's error on the phonon set (``docs/phonons.md``)."""
+
+
+def n_prior_channels(readout: str) -> int:
+    """The number of prior channels per energy that the read-out ``readout`` takes."""
+    return 2 * len(PRIOR_STRETCHES) + 1 if readout == "stretch" else len(PRIOR_LADDER)
+
 
 def make_prior(spec):
     """A new, unfitted prior from ``prior=``: a potential name (whose smearing and scale
@@ -40,13 +50,30 @@ def check_prior(spec) -> None:
         make_prior(spec)
 
 
-def prior_channels(prior, structures, energies=None) -> np.ndarray:
-    """The prior's DOS at the smearings of :data:`PRIOR_LADDER`.
+def prior_channels(prior, structures, energies=None, readout="masked") -> np.ndarray:
+    """The prior's DOS channels that the read-out ``readout`` takes.
+
+    The smearings of :data:`PRIOR_LADDER`; for ``readout="stretch"``, the prior at the
+    scales of :data:`PRIOR_STRETCHES` (times the fitted one), then the same at the
+    widest smearing of the ladder, then at its sharpest.
 
     Returns
     -------
-    numpy.ndarray of shape (n_structures, n_energies, len(PRIOR_LADDER))
+    numpy.ndarray of shape (n_structures, n_energies, n_prior_channels(readout))
         Each channel max-scaled, on ``energies`` (None: the grid the prior was fitted on).
     """
-    sigmas = [prior.smearing()[0] * factor for factor in PRIOR_LADDER]
-    return prior.transform(structures, sigma=sigmas, energies=energies)
+    sigma, scale = prior.smearing()
+    sigmas = [sigma * factor for factor in PRIOR_LADDER]
+    if readout != "stretch":
+        return prior.transform(structures, sigma=sigmas, energies=energies)
+    wide, sharp = max(sigmas), min(sigmas)
+    stretched = [
+        prior.transform(structures, sigma=[sigma, wide], energies=energies, scale=scale * factor)
+        for factor in PRIOR_STRETCHES
+    ]
+    sharpest = prior.transform(structures, sigma=[sharp], energies=energies)
+    return np.concatenate(
+        [np.stack([s[..., 0] for s in stretched], -1), np.stack([s[..., 1] for s in stretched], -1)]
+        + [sharpest],
+        axis=-1,
+    )

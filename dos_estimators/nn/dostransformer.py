@@ -33,9 +33,12 @@ __all__ = [
     "rmse_loss",
 ]
 
-PRIOR_READOUTS = ("masked", "add")
+PRIOR_READOUTS = ("masked", "add", "stretch")
 """How a path's read-out combines the prior and the network's correction (see
 :class:`DOSTransformer`'s ``prior_readout``)."""
+STRETCH_START = 4.0
+"""``prior_readout="stretch"``: the logit of the middle scale at initialisation (minus it
+for the others), so that an untrained network starts (almost) on the fitted scale."""
 
 
 def _check_options(**values) -> None:
@@ -135,11 +138,18 @@ class DOSTransformer(nn.Module):
         energy encoding, and each path's read-out adds a learned multiple (starting at
         1) of channel 0: the network learns the correction to the prior, which starts at
         zero (the decoder's last layer is zero-initialised). 0: no prior.
-    prior_readout : {"masked", "add"}, default="masked"
+    prior_readout : {"masked", "add", "stretch"}, default="masked"
         With a prior: ``"masked"`` multiplies the correction by the last channel (the
         prior at its widest smearing, max-scaled), so that it vanishes where the
         potential has no modes (towards zero frequency, above its highest mode);
         ``"add"`` adds it everywhere (see ``docs/phonons.md`` for how they compare).
+        ``"stretch"``: the channels are the prior at K frequency scales (the fitted one
+        times each of ``estimators.prior.PRIOR_STRETCHES``), then the same K at the widest
+        smearing, then one sharper channel (``n_prior = 2K + 1``); a linear map of the
+        crystal vector gives softmax weights over the K scales, and the read-out adds
+        that mixture of the prior (a learned per-crystal frequency scale), the correction
+        masked by the same mixture of the wide channels. The weights start on the middle
+        scale (the fitted one).
 
     Notes
     -----
@@ -235,6 +245,18 @@ class DOSTransformer(nn.Module):
         """The prior's input map and gate; the decoder's last layer starts at zero."""
         self.prior_projection = nn.Linear(self.n_prior, hidden)
         self.prior_gate = nn.Parameter(torch.ones(()))
+        if self.prior_readout == "stretch":
+            n_scales = (self.n_prior - 1) // 2
+            if self.n_prior < 3 or self.n_prior % 2 == 0:
+                raise ValueError(
+                    f'prior_readout="stretch" needs n_prior = 2K + 1 >= 3, got {self.n_prior}.'
+                )
+            # Softmax weights of the scales: at first (almost) all on the middle one.
+            self.prior_mixer = nn.Linear(hidden, n_scales)
+            with torch.no_grad():
+                self.prior_mixer.weight.zero_()
+                self.prior_mixer.bias.fill_(-STRETCH_START)
+                self.prior_mixer.bias[n_scales // 2] = STRETCH_START
         # The correction starts at zero: an untrained network predicts the prior.
         last = [m for m in self.decoder.modules() if isinstance(m, nn.Linear)][-1]
         nn.init.zeros_(last.weight)
@@ -315,16 +337,31 @@ class DOSTransformer(nn.Module):
         """DOS ``[batch, n_energies]`` read out of one path.
 
         ``context`` are the vectors ``[batch, width]`` the path's fusion adds to the
-        energy tokens; ``prior`` is ``[batch, n_energies, n_prior]`` or None.
+        energy tokens; ``prior`` is ``(base, mask)``, each ``[batch, n_energies]``
+        (:meth:`_prior_base`), or None.
         """
         tokens = path(*fuse(energy_tokens, context), atoms, padding_mask)
         dos = self.decoder(tokens).squeeze(-1)
         if prior is None:
             return dos
+        base, mask = prior
+        if mask is not None:
+            dos = dos * mask
+        return dos + self.prior_gate * base
+
+    def _prior_base(self, prior, crystal_vector):
+        """The prior the read-out adds, and the mask of the correction (None: unmasked).
+
+        ``prior`` ``[batch, n_energies, n_prior]``; ``crystal_vector`` ``[batch, hidden]``.
+        """
         # getattr: networks pickled before the masked read-out existed added everywhere.
-        if getattr(self, "prior_readout", "add") == "masked":
-            dos = dos * prior[..., -1]
-        return dos + self.prior_gate * prior[..., 0]
+        readout = getattr(self, "prior_readout", "add")
+        if readout != "stretch":
+            return prior[..., 0], (prior[..., -1] if readout == "masked" else None)
+        n_scales = self.prior_mixer.out_features
+        weights = torch.softmax(self.prior_mixer(crystal_vector), dim=-1).unsqueeze(1)
+        base = (prior[..., :n_scales] * weights).sum(-1)
+        return base, (prior[..., n_scales : 2 * n_scales] * weights).sum(-1)
 
     def forward(self, data):
         """Predict the DOS of a batch of crystals.
@@ -354,6 +391,7 @@ class DOSTransformer(nn.Module):
         prior = data.prior if getattr(self, "n_prior", 0) else None
         if prior is not None:
             energy_tokens = energy_tokens + self.prior_projection(prior)
+            prior = self._prior_base(prior, crystal_vector)
         energy_tokens = self.cross_attention(energy_tokens, atoms, padding_mask)
         read = partial(
             self._read_path,

@@ -281,7 +281,7 @@ class PotentialPhonons(TransformerMixin, BaseEstimator):
             return
         yield from Parallel(n_jobs=self.n_jobs, return_as="generator")(jobs)
 
-    def transform(self, X, sigma=None, energies=None) -> np.ndarray:
+    def transform(self, X, sigma=None, energies=None, scale=None) -> np.ndarray:
         """The prior DOS of each crystal on the fitted grid.
 
         Parameters
@@ -291,6 +291,8 @@ class PotentialPhonons(TransformerMixin, BaseEstimator):
             Smearing in cm⁻¹ instead of ``sigma_``; several give one channel each.
         energies : array-like of shape (n_points,), optional
             Another grid in cm⁻¹ than the fitted one.
+        scale : float or array-like of shape (n_samples,), optional
+            Frequency scale instead of ``scale_``: one for all, or one per crystal.
 
         Returns
         -------
@@ -298,12 +300,15 @@ class PotentialPhonons(TransformerMixin, BaseEstimator):
             when ``sigma`` is a sequence. Each DOS is max-scaled (all zeros for a crystal
             with no real mode on the grid).
         """
-        fitted_sigma, scale = self.smearing()
+        fitted_sigma, fitted_scale = self.smearing()
         grid = self.energies_ if energies is None else np.asarray(energies, dtype=float)
         sigmas = np.atleast_1d(fitted_sigma if sigma is None else sigma).astype(float)
         modes = self.modes(X)
+        scales = np.broadcast_to(
+            np.asarray(fitted_scale if scale is None else scale, dtype=float), len(modes)
+        )
         out = np.array(
-            [[m.on_grid(grid, s, scale) for s in sigmas] for m in modes]
+            [[m.on_grid(grid, s, f) for s in sigmas] for m, f in zip(modes, scales, strict=True)]
         ).reshape(len(modes), len(sigmas), len(grid))
         out = out.transpose(0, 2, 1)
         return out if np.ndim(fitted_sigma if sigma is None else sigma) else out[..., 0]
