@@ -147,7 +147,7 @@ def report(rows) -> str:
         "C_V and S are per mole of atoms, J/(mol·K), against those of the true DOS; the "
         "ratio is the row's MSE over the trees' on the same crystals, per seed. "
         "Per seed, the smearing and scale (chosen on the training crystals the file holds; "
-        "where it holds none, the command line's fixed 15 cm⁻¹ and 1.0): "
+        "where it holds none, the fixed `pretrained.ZERO_SHOT` of the day, shown here): "
         + "; ".join(
             f"{r['potential']} {split_of(r)} seed {r['seed']}: σ {r['sigma']:g} cm⁻¹, "
             f"×{r['scale']:g} "

@@ -14,6 +14,7 @@ from pymatgen.core import Lattice, Structure
 from dos_estimators import cli
 from dos_estimators.cli import checks, main
 from dos_estimators.phonons import PhononCache, PhononModes, PotentialPhonons, modes_key
+from dos_estimators.pretrained import ZERO_SHOT
 
 
 def write(folder, name, structure):
@@ -42,7 +43,7 @@ def test_zero_shot_model_predicts_and_reports_modes_above_the_grid(tmp_path, cap
     err = capsys.readouterr().err
     assert status == 0
     frame = pd.read_csv(out)
-    expected = modes.on_grid(np.linspace(0, 1000, 51), 15.0)
+    expected = modes.on_grid(np.linspace(0, 1000, 51), ZERO_SHOT["sigma"])
     np.testing.assert_allclose(frame.filter(like="dos_").to_numpy()[0], expected, atol=1e-5)
     assert "30% of its modes lie above the grid's top (1000 cm^-1), up to 1200 cm^-1" in err
 

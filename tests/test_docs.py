@@ -38,6 +38,7 @@ RESULTS_BLOCKS = [
     ("results.md", "scale"),
     ("phonons.md", "zero_shot"),
     ("phonons.md", "hybrid"),
+    ("phonons.md", "prior_errors"),
 ]
 
 
@@ -129,6 +130,7 @@ JSON_REPORTS = [
     ("sharing", "performance.md", "report_text"),
     ("zero_shot", "phonons.md", "report"),
     ("hybrid", "phonons.md", "report"),
+    ("prior_errors", "phonons.md", "report"),
 ]
 
 
