@@ -271,3 +271,15 @@ def test_priors_benchmark_resumes_after_an_interruption(tmp_path, monkeypatch):
     computed.clear()
     priors.compute(args)
     assert not computed and set(read_priors(args.out)) == set(stored)
+
+
+def test_transform_takes_one_frequency_scale_per_crystal(tmp_path):
+    structures = [copper(3.6), copper(3.7)]
+    prior = PotentialPhonons(EMT(), supercell_length=6.0, cache=tmp_path).fit(energies=GRID)
+    each = [prior.transform([s], scale=f)[0] for s, f in zip(structures, (0.9, 1.1), strict=True)]
+    np.testing.assert_allclose(prior.transform(structures, scale=[0.9, 1.1]), np.array(each))
+    assert not np.allclose(each[0], prior.transform(structures[:1])[0])
+    with pytest.raises(ValueError, match=r"one per crystal \(2\), got shape \(3,\)"):
+        prior.transform(structures, scale=[1.0, 1.0, 1.0])
+    with pytest.raises(ValueError, match="scale must be a positive number"):
+        prior.transform(structures, scale=0.0)

@@ -304,9 +304,13 @@ class PotentialPhonons(TransformerMixin, BaseEstimator):
         grid = self.energies_ if energies is None else np.asarray(energies, dtype=float)
         sigmas = np.atleast_1d(fitted_sigma if sigma is None else sigma).astype(float)
         modes = self.modes(X)
-        scales = np.broadcast_to(
-            np.asarray(fitted_scale if scale is None else scale, dtype=float), len(modes)
-        )
+        scales = np.asarray(fitted_scale if scale is None else scale, dtype=float)
+        if scales.shape not in ((), (len(modes),)) or not np.all(scales > 0):
+            raise ValueError(
+                f"scale must be a positive number or one per crystal ({len(modes)}), got "
+                f"shape {scales.shape} with minimum {scales.min(initial=np.inf):g}."
+            )
+        scales = np.broadcast_to(scales, len(modes))
         out = np.array(
             [[m.on_grid(grid, s, f) for s in sigmas] for m, f in zip(modes, scales, strict=True)]
         ).reshape(len(modes), len(sigmas), len(grid))
