@@ -19,7 +19,7 @@ PRETRAINED = {"phonon": "phonon.safetensors"}
 ZERO_SHOT = {"sigma": 20.0, "scale": 1.0}
 """Smearing (cm⁻¹) and frequency scale of :func:`zero_shot`: what
 ``PotentialPhononRegressor.fit`` chose for SevenNet-l3i5 on the phonon set (on 64
-training crystals of each of seeds 0-2, and on the 1,054 crystals of its priors file;
+training crystals of each of seeds 0-2, and on all 1,521 crystals of its priors file;
 ``docs/phonons.md``)."""
 
 
