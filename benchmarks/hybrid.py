@@ -161,6 +161,11 @@ def group_key(row) -> tuple:
     return row["protocol"], row["potential"], row["n_ensemble"], held
 
 
+def row_key(row) -> tuple:
+    """What a new row replaces: the row of the same table, seed and fold."""
+    return *group_key(row), row["seed"], row["fold"]
+
+
 def report(rows) -> str:
     if not rows:
         return "No rows yet: run `python benchmarks/hybrid.py`."
@@ -208,8 +213,7 @@ def main(argv=None):
         for seed in args.seeds:
             for fold, (train, valid, test) in enumerate(folds(args, data, seed, has)):
                 row = fit_fold(args, data, seed, fold, train, valid, test)
-                same = lambda r: (group_key(r), r["seed"], r["fold"])  # noqa: E731
-                rows = [r for r in rows if same(r) != same(row)]
+                rows = [r for r in rows if row_key(r) != row_key(row)]
                 rows.append(row)
                 print(
                     f"seed {seed} fold {fold}: "

@@ -30,6 +30,7 @@ import numpy as np
 from bench.measure import machine_record
 from bench.reports import write_docs_block
 from priors import covered, priors_path
+from scipy.stats import spearmanr
 from sklearn.ensemble import ExtraTreesRegressor
 from sklearn.model_selection import KFold, cross_val_predict
 
@@ -126,7 +127,7 @@ def measure(args) -> dict:
         "sigma": sigma,
         "scale": scale,
         "by_imaginary": by_imaginary,
-        "imaginary_error_spearman": float(spearman(imaginary, error)),
+        "imaginary_error_spearman": float(spearmanr(imaginary, error).statistic),
         "rows": {name: float(values.mean()) for name, values in rows.items()},
         "oracle_scale_quantiles": {
             str(q): float(np.quantile(oracle_scale, q)) for q in (0.1, 0.25, 0.5, 0.75, 0.9)
@@ -134,12 +135,6 @@ def measure(args) -> dict:
         "predicted_scale_correlation": float(np.corrcoef(predicted[:, 0], oracle_scale)[0, 1]),
         "machine": machine_record("benchmarks/prior_errors.py"),
     }
-
-
-def spearman(a, b) -> float:
-    from scipy.stats import spearmanr
-
-    return spearmanr(a, b).statistic
 
 
 def report(row) -> str:

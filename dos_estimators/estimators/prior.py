@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import clone
 
+from ..phonons import modes_on_grid
+
 PRIOR_LADDER = (1.0, 0.5, 2.0)
 """Smearings of the prior's channels, as multiples of its ``sigma``; channel 0 is the
 prior itself, which the network's read-out adds its correction to, and the last, the
@@ -66,14 +68,15 @@ def prior_channels(prior, structures, energies=None, readout="masked") -> np.nda
     sigmas = [sigma * factor for factor in PRIOR_LADDER]
     if readout != "stretch":
         return prior.transform(structures, sigma=sigmas, energies=energies)
+    # One look-up of the modes for all the scaled channels.
+    modes = prior.modes(structures)
+    grid = prior.energies_ if energies is None else energies
     wide, sharp = max(sigmas), min(sigmas)
     stretched = [
-        prior.transform(structures, sigma=[sigma, wide], energies=energies, scale=scale * factor)
-        for factor in PRIOR_STRETCHES
+        modes_on_grid(modes, grid, [sigma, wide], scale * factor) for factor in PRIOR_STRETCHES
     ]
-    sharpest = prior.transform(structures, sigma=[sharp], energies=energies)
     return np.concatenate(
-        [np.stack([s[..., 0] for s in stretched], -1), np.stack([s[..., 1] for s in stretched], -1)]
-        + [sharpest],
+        [np.stack([s[..., k] for s in stretched], -1) for k in (0, 1)]
+        + [modes_on_grid(modes, grid, [sharp], scale)],
         axis=-1,
     )

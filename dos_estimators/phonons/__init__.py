@@ -24,6 +24,7 @@ from ._transformer import (
     SCALES,
     SIGMAS,
     PotentialPhonons,
+    modes_on_grid,
     require_energies,
     smearing_scores,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "PotentialPhonons",
     "force_field",
     "modes_key",
+    "modes_on_grid",
     "phonon_dos",
     "potential_versions",
     "priors_metadata",

@@ -60,6 +60,43 @@ def smearing_scores(modes, targets, energies, sigmas=SIGMAS, scales=SCALES) -> d
     return scores
 
 
+def modes_on_grid(modes, energies, sigmas, scale=1.0) -> np.ndarray:
+    """Crystals' modes on a grid, one max-scaled channel per smearing.
+
+    Parameters
+    ----------
+    modes : sequence of PhononModes
+    energies : array-like of shape (n_energies,)
+        Frequencies in cm⁻¹.
+    sigmas : sequence of float
+        Gaussian smearings in cm⁻¹.
+    scale : float or array-like of shape (n_modes,), default=1.0
+        Frequency scale: one for all, or one per crystal.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_modes, n_energies, n_sigmas)
+
+    Raises
+    ------
+    ValueError
+        If ``scale`` is not positive, or neither one number nor one per crystal.
+    """
+    grid = np.asarray(energies, dtype=float)
+    sigmas = np.asarray(sigmas, dtype=float)
+    scales = np.asarray(scale, dtype=float)
+    if scales.shape not in ((), (len(modes),)) or not np.all(scales > 0):
+        raise ValueError(
+            f"scale must be a positive number or one per crystal ({len(modes)}), got "
+            f"shape {scales.shape} with minimum {scales.min(initial=np.inf):g}."
+        )
+    scales = np.broadcast_to(scales, len(modes))
+    out = np.array(
+        [[m.on_grid(grid, s, f) for s in sigmas] for m, f in zip(modes, scales, strict=True)]
+    ).reshape(len(modes), len(sigmas), len(grid))
+    return out.transpose(0, 2, 1)
+
+
 def _modes_of(structure, potential, settings, device, batch_size) -> PhononModes:
     """One crystal's modes (what a joblib worker runs)."""
     return phonon_dos(structure, potential, device=device, batch_size=batch_size, **settings)
@@ -301,20 +338,10 @@ class PotentialPhonons(TransformerMixin, BaseEstimator):
             with no real mode on the grid).
         """
         fitted_sigma, fitted_scale = self.smearing()
-        grid = self.energies_ if energies is None else np.asarray(energies, dtype=float)
-        sigmas = np.atleast_1d(fitted_sigma if sigma is None else sigma).astype(float)
-        modes = self.modes(X)
-        scales = np.asarray(fitted_scale if scale is None else scale, dtype=float)
-        if scales.shape not in ((), (len(modes),)) or not np.all(scales > 0):
-            raise ValueError(
-                f"scale must be a positive number or one per crystal ({len(modes)}), got "
-                f"shape {scales.shape} with minimum {scales.min(initial=np.inf):g}."
-            )
-        scales = np.broadcast_to(scales, len(modes))
-        out = np.array(
-            [[m.on_grid(grid, s, f) for s in sigmas] for m, f in zip(modes, scales, strict=True)]
-        ).reshape(len(modes), len(sigmas), len(grid))
-        out = out.transpose(0, 2, 1)
+        grid = self.energies_ if energies is None else energies
+        sigmas = np.atleast_1d(fitted_sigma if sigma is None else sigma)
+        scale = fitted_scale if scale is None else scale
+        out = modes_on_grid(self.modes(X), grid, sigmas, scale)
         return out if np.ndim(fitted_sigma if sigma is None else sigma) else out[..., 0]
 
     def __sklearn_tags__(self):
