@@ -198,8 +198,12 @@ def report(rows) -> str:
                 if fit
                 else f"| {LABELS[name]} | " + " | ".join(cells) + " | — |"
             )
-        first = group[0]["machine"]
-        lines += ["", f"Measured {first['date']}; `{first['command']}`.", ""]
+        runs = dict.fromkeys((r["machine"]["date"], r["machine"]["command"]) for r in group)
+        lines += [
+            "",
+            "Measured " + "; ".join(f"{date}: `{command}`" for date, command in runs) + ".",
+            "",
+        ]
     return "\n".join(lines).rstrip()
 
 
