@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from sklearn.pipeline import make_pipeline
 import dos_estimators
 from dos_estimators import DOSTransformerRegressor, PotentialPhononRegressor, load_model
 from dos_estimators._serialization import serialize
-from dos_estimators.estimators.prior import PRIOR_LADDER, PRIOR_STRETCHES
+from dos_estimators.estimators.prior import PRIOR_LADDER, PRIOR_STRETCHES, rehome_prior
 from dos_estimators.phonons import PhononCache, PotentialPhonons, modes_key, phonon_dos
 
 GRID = np.linspace(0.0, 400.0, 21)
@@ -137,7 +138,10 @@ def test_prior_model_file_round_trip(tmp_path, readout):
     # A named potential whose modes are already in the cache folder: nothing is computed
     # with SevenNet (EMT's modes stand in under SevenNet-0's key).
     X = coppers()
-    prior = PotentialPhonons("7net-0", cache=tmp_path / "cache", **SETTINGS)
+    # Its smearing and scale chosen in fit: the model file keeps the scores of the choice.
+    prior = PotentialPhonons(
+        "7net-0", cache=tmp_path / "cache", sigma="fit", scale="fit", **SETTINGS
+    )
     cache = PhononCache(prior.cache)
     for structure in X:
         cache.put(
@@ -156,6 +160,9 @@ def test_prior_model_file_round_trip(tmp_path, readout):
         loaded.predict(X, energies=finer), model.predict(X, energies=finer)
     )
     assert loaded.prior_.potential == "7net-0" and loaded.prior_readout == readout
+    assert loaded.prior_.smearing() == model.prior_.smearing()
+    scores = loaded.prior_.grid_scores_
+    assert len(scores["mse"]) == len(scores["sigma"]) == len(scores["scale"]) > 1
     if readout != "masked":
         return
     # A file written before prior_readout existed: its networks added the correction
@@ -183,3 +190,24 @@ def test_stretch_readout_learns_a_frequency_scale_of_the_prior():
     masked = tiny(prior=prior, **{**kwargs, "prior_readout": "masked"}).fit(X, y, energies=GRID)
     error = {m: np.mean((m.predict(X) - y) ** 2) for m in (stretched, masked)}
     assert error[stretched] < 0.5 * error[masked]
+
+
+def test_a_loaded_prior_keeps_only_the_priors_files_that_exist_here(tmp_path):
+    # The fit's cache, as a model file keeps it: a folder and a priors file of another
+    # machine, and a priors file that exists here.
+    here = tmp_path / "phonon_priors_7net-0.npz"
+    here.write_bytes(b"")
+    model = SimpleNamespace(
+        prior_=PotentialPhonons(
+            "7net-0", cache=["/elsewhere/cache", "/elsewhere/priors.npz", str(here)]
+        )
+    )
+    assert rehome_prior(model, cache=tmp_path / "mine", device="cpu") is model
+    assert model.prior_.cache == [tmp_path / "mine", str(here)]
+    rehome_prior(model)
+    assert model.prior_.cache == [str(here)]
+    model.prior_.set_params(cache="/elsewhere/cache")
+    assert rehome_prior(model).prior_.cache is None
+    # A model without a prior is left as it is.
+    plain = SimpleNamespace(prior_=None)
+    assert rehome_prior(plain, cache=tmp_path) is plain and plain.prior_ is None

@@ -50,6 +50,7 @@ def load(path, device: str | None, cache=None, scratch=None):
         vectors.
     """
     from ..estimators import GraphDOSRegressor
+    from ..estimators.prior import rehome_prior
     from ..model_files import load_model
     from ..phonons import POTENTIALS
     from ..pretrained import PRETRAINED, zero_shot
@@ -80,24 +81,17 @@ def load(path, device: str | None, cache=None, scratch=None):
         )
     # Nothing of the model's may print to stdout, which can carry the CSV.
     model.set_params(verbose=0)
-    prior = getattr(model, "prior_", None)
-    if prior is not None:
-        # The fit's own cache may be a folder of another machine: only its priors files
-        # that exist here are read, and nothing is written outside --cache and scratch.
-        stored = [] if prior.cache is None else _as_list(prior.cache)
-        readable = [p for p in stored if str(p).endswith(".npz") and Path(p).is_file()]
-        prior.set_params(cache=_caches(cache, scratch, readable), device=device or "cpu")
-    return model
+    # The fit's own cache may be a folder of another machine: only its priors files that
+    # exist here are read, and nothing is written outside --cache and scratch.
+    return rehome_prior(model, _caches(cache, scratch), device)
 
 
-def _as_list(cache) -> list:
-    return list(cache) if isinstance(cache, (list, tuple)) else [cache]
+def _caches(cache, scratch) -> list:
+    """``--cache`` (if given), then the scratch folder: new phonons are written to the
+    first folder among them."""
+    from ..estimators.prior import cache_locations
 
-
-def _caches(cache, scratch, extra=()) -> list:
-    """``--cache`` (if given), ``extra`` priors files, then the scratch folder, in order:
-    new phonons are written to the first folder among them."""
-    return [*([] if cache is None else _as_list(cache)), *extra, scratch]
+    return [*([] if cache is None else cache_locations(cache)), scratch]
 
 
 def check_prior(model, potential) -> None:

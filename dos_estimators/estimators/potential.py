@@ -63,8 +63,9 @@ class PotentialPhononRegressor(RegressorMixin, BaseEstimator):
     amplitude_ : float
         The DOS maximum predictions are scaled to (1 for max-scaled targets).
     energies_ : numpy.ndarray of shape (n_energies,)
-    grid_scores_ : dict
-        ``{(sigma, scale): MSE}`` on the crystals that chose them.
+    grid_scores_ : dict of str to numpy.ndarray of shape (n_tried,)
+        ``"sigma"``, ``"scale"`` and ``"mse"``: each (sigma, scale) tried and its MSE on
+        the crystals that chose them (empty arrays for :meth:`preset`).
     phonons_ : PotentialPhonons
         Fitted with the chosen smearing and scale; its ``modes`` gives each crystal's
         modes, imaginary share and cost.
@@ -179,7 +180,7 @@ class PotentialPhononRegressor(RegressorMixin, BaseEstimator):
         model = cls(potential, **params)
         model.energies_ = check_energies(energies, len(np.atleast_1d(energies)))
         model.sigma_, model.scale_, model.amplitude_ = float(sigma), float(scale), amplitude
-        model.grid_scores_ = {}
+        model.grid_scores_ = {key: np.empty(0) for key in ("sigma", "scale", "mse")}
         model.phonons_ = model._phonons(model.sigma_, model.scale_).fit(energies=model.energies_)
         return model
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from sklearn.base import clone
 
@@ -80,3 +82,40 @@ def prior_channels(prior, structures, energies=None, readout="masked") -> np.nda
         + [modes_on_grid(modes, grid, [sharp], scale)],
         axis=-1,
     )
+
+
+def rehome_prior(model, cache=None, device=None):
+    """Point the prior of a loaded model at this machine's caches and device.
+
+    A model file keeps the ``cache`` its prior was fitted with, which may name folders
+    and files of another machine. Of those, only the priors files (``.npz``) that exist
+    here are kept, after ``cache``; nothing is written outside ``cache``.
+
+    Parameters
+    ----------
+    model : estimator
+        A fitted estimator; one without a fitted prior (``prior_``) is left as it is.
+    cache : str, path-like, list of them or None, default=None
+        Folders and priors files to use first; new phonons go to the first folder among
+        them (none: the phonons of crystals found in no file are computed on each call).
+    device : str or None, default=None
+        Torch device of the potential (None: the CPU).
+
+    Returns
+    -------
+    estimator
+        ``model`` itself.
+    """
+    prior = getattr(model, "prior_", None)
+    if prior is None:
+        return model
+    stored = [] if prior.cache is None else cache_locations(prior.cache)
+    readable = [p for p in stored if str(p).endswith(".npz") and Path(p).is_file()]
+    locations = [*([] if cache is None else cache_locations(cache)), *readable]
+    prior.set_params(cache=locations or None, device=device or "cpu")
+    return model
+
+
+def cache_locations(cache) -> list:
+    """``cache=`` as a list of locations (one folder or file, or a list of them)."""
+    return list(cache) if isinstance(cache, (list, tuple)) else [cache]

@@ -149,8 +149,10 @@ class PotentialPhonons(TransformerMixin, BaseEstimator):
         The grid in cm⁻¹ seen in ``fit``.
     sigma_, scale_ : float
         The smearing and scale ``transform`` uses: the parameters, or what ``fit`` chose.
-    grid_scores_ : dict
-        With a ``"fit"`` value: the training MSE of each (sigma, scale) tried.
+    grid_scores_ : dict of str to numpy.ndarray of shape (n_tried,)
+        With a ``"fit"`` value: ``"sigma"``, ``"scale"`` and ``"mse"``, the training MSE
+        of each (sigma, scale) tried (as ``cv_results_`` in scikit-learn: a model file
+        keeps it).
 
     Examples
     --------
@@ -264,8 +266,13 @@ class PotentialPhonons(TransformerMixin, BaseEstimator):
         sigmas = SIGMAS if "sigma" in free else (self.sigma,)
         scales = SCALES if "scale" in free else (self.scale,)
         modes = self.modes(structures)
-        self.grid_scores_ = smearing_scores(modes, targets, energies, sigmas, scales)
-        sigma, scale = min(self.grid_scores_, key=self.grid_scores_.get)
+        scores = smearing_scores(modes, targets, energies, sigmas, scales)
+        self.grid_scores_ = {
+            "sigma": np.array([sigma for sigma, _ in scores]),
+            "scale": np.array([scale for _, scale in scores]),
+            "mse": np.array(list(scores.values())),
+        }
+        sigma, scale = min(scores, key=scores.get)
         return {"sigma": sigma, "scale": scale}
 
     def smearing(self) -> tuple[float, float]:
@@ -310,8 +317,7 @@ class PotentialPhonons(TransformerMixin, BaseEstimator):
             structures = tqdm(structures, desc="phonons", unit="crystal")
         run = delayed(_modes_of)
         jobs = (
-            run(s, self.potential, self.settings, self.device, self.batch_size)
-            for s in structures
+            run(s, self.potential, self.settings, self.device, self.batch_size) for s in structures
         )
         if self.n_jobs in (None, 1):
             yield from (function(*args, **kwargs) for function, args, kwargs in jobs)

@@ -6,6 +6,12 @@ max-scaled phonon DOS on 51 frequencies from 0 to 1000 cm⁻¹, with the ensembl
 spread (``predict(X, return_std=True)``). Its card — data, recipe, the command that
 rebuilt it, held-out accuracy of the same recipe — is ``card("phonon")`` and
 ``docs/pretrained.md``.
+
+``load("phonon-hybrid")`` is the same kind of ensemble fitted with SevenNet-l3i5's
+phonon DOS as its prior (``DOSTransformerRegressor(prior=...)``, ``docs/phonons.md``):
+the package's most accurate phonon model. Each new crystal costs a phonopy calculation
+with the potential (seconds to minutes on a CPU; the ``phonons`` extra); ``cache=``
+keeps those phonons, or holds a priors file of ``benchmarks/priors.py``.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-PRETRAINED = {"phonon": "phonon.safetensors"}
+PRETRAINED = {"phonon": "phonon.safetensors", "phonon-hybrid": "phonon-hybrid.safetensors"}
 """Names accepted by :func:`load`, and the file each is shipped in."""
 
 ZERO_SHOT = {"sigma": 20.0, "scale": 1.0}
@@ -51,10 +57,11 @@ def zero_shot(potential: str = "7net-l3i5", **params):
 
 def available() -> list[str]:
     """Names of the pretrained models this installation holds."""
-    return [name for name in PRETRAINED if _file(name).is_file()]
+    return [name for name in PRETRAINED if package_file(name).is_file()]
 
 
-def _file(name: str) -> Path:
+def package_file(name: str) -> Path:
+    """Where the model file of ``name`` lies in this installation (present or not)."""
     return Path(str(resources.files(__name__).joinpath(PRETRAINED[name])))
 
 
@@ -73,7 +80,7 @@ def path(name: str = "phonon") -> Path:
             f"no pretrained model called {name!r}; the pretrained models are "
             f"{', '.join(PRETRAINED)}."
         )
-    file = _file(name)
+    file = package_file(name)
     if not file.is_file():
         raise FileNotFoundError(
             f"the pretrained model {name!r} is missing from this installation ({file}); "
@@ -82,14 +89,21 @@ def path(name: str = "phonon") -> Path:
     return file
 
 
-def load(name: str = "phonon", *, device=None):
+def load(name: str = "phonon", *, device=None, cache=None):
     """Load the pretrained model ``name``.
 
     Parameters
     ----------
-    name : {"phonon"}, default="phonon"
+    name : {"phonon", "phonon-hybrid"}, default="phonon"
     device : str, optional
-        Torch device of the networks (default: the CPU).
+        Torch device of the networks, and of the potential of ``"phonon-hybrid"``'s
+        prior (default: the CPU).
+    cache : str, path-like, list of them or None, default=None
+        For ``"phonon-hybrid"``: a folder keeping the potential's phonons of the
+        crystals it predicts (a second prediction of the same crystal then takes
+        milliseconds), or priors files written by ``benchmarks/priors.py``, in the order
+        they are looked in (see :class:`~dos_estimators.phonons.PotentialPhonons`).
+        None: every crystal's phonons are computed on each call. Ignored by ``"phonon"``.
 
     Returns
     -------
@@ -109,9 +123,10 @@ def load(name: str = "phonon", *, device=None):
     >>> mean.shape, std.shape, float(model.energies_[-1])
     ((1, 51), (1, 51), 1000.0)
     """
+    from ..estimators.prior import rehome_prior
     from ..model_files import load_model
 
-    return load_model(path(name), device=device)
+    return rehome_prior(load_model(path(name), device=device), cache, device)
 
 
 def card(name: str = "phonon") -> dict:
@@ -127,4 +142,13 @@ def card(name: str = "phonon") -> dict:
     return read_notes(path(name))
 
 
-__all__ = ["PRETRAINED", "ZERO_SHOT", "available", "card", "load", "path", "zero_shot"]
+__all__ = [
+    "PRETRAINED",
+    "ZERO_SHOT",
+    "available",
+    "card",
+    "load",
+    "package_file",
+    "path",
+    "zero_shot",
+]
